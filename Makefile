@@ -1,0 +1,77 @@
+# mird: the front door.
+#   make          install missing Debian build deps, build build/libmird.a and build/mird
+#   make test     also build the test suite twice (optimised, and address+undefined sanitizers) and run it
+#   make demo     the main job: synthetic benchmark, train, report (see README)
+# Options: BLAS=dnnl (default, measured fastest here) or BLAS=openblas; CC=clang works too.
+
+CC      := gcc
+BLAS    ?= dnnl
+OPT     ?= -O2 -march=native
+WARN    := -Wall -Wextra
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fopenmp -Isrc -MMD -MP $(EXTRA_CFLAGS)
+LDLIBS  := -lutf8proc -ljansson -lm -lpthread
+ifeq ($(BLAS),openblas)
+  CFLAGS += -DMIRD_BLAS_OPENBLAS
+  LDLIBS := -lopenblas $(LDLIBS)
+else
+  LDLIBS := -ldnnl $(LDLIBS)
+endif
+SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LIB_SRC  := $(shell find src -name '*.c' ! -path 'src/cli/*' | sort)
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_SUP := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+TESTS    := $(patsubst tests/%.c,%,$(TEST_SRC))
+
+B := build
+A := build/asan
+
+.SECONDARY:
+.PHONY: all deps test-deps test tests demo clean
+all: deps $(B)/mird
+
+deps:
+	@scripts/deps.sh
+test-deps:
+	@scripts/deps.sh --test
+
+# ---- optimised build
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(B)/libmird.a: $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+$(B)/mird: $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRC)) $(B)/libmird.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/tests/%: $(B)/obj/tests/%.o $(patsubst %.c,$(B)/obj/%.o,$(TEST_SUP)) $(B)/libmird.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS)
+
+# ---- sanitizer build (address + undefined) of the library and the tests
+$(A)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -c $< -o $@
+$(A)/libmird.a: $(patsubst %.c,$(A)/obj/%.o,$(LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+$(A)/mird: $(patsubst %.c,$(A)/obj/%.o,$(CLI_SRC)) $(A)/libmird.a
+	$(CC) $(CFLAGS) $(SANFLAGS) $^ -o $@ $(LDLIBS)
+$(A)/tests/%: $(A)/obj/tests/%.o $(patsubst %.c,$(A)/obj/%.o,$(TEST_SUP)) $(A)/libmird.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) $^ -o $@ -lcmocka $(LDLIBS)
+
+tests: $(addprefix $(B)/tests/,$(TESTS)) $(addprefix $(A)/tests/,$(TESTS)) $(B)/mird $(A)/mird
+
+test: deps test-deps
+	@$(MAKE) --no-print-directory tests
+	@tests/run.sh $(B) $(A)
+
+demo: all
+	@scripts/demo.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,13 @@
+// commands.h: every subcommand is `int cmd_NAME(int argc, char **argv)` (argv[0] is the command
+// name) returning the process exit status: 0 ok, 1 failure, 2 usage error.
+#pragma once
+#include <stdio.h>
+
+typedef int (*CommandFn)(int argc, char **argv);
+typedef struct {
+    const char *name;
+    CommandFn fn;
+    const char *help;
+} Command;
+
+int cmd_version(int argc, char **argv);

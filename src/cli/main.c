@@ -1,0 +1,32 @@
+// main.c: the `mird` program: dispatches to one subcommand per file in src/cli/cmd_*.c.
+// Exit status: 0 success, 1 failure (bad input, I/O), 2 usage error.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "core/common.h"
+
+static const Command COMMANDS[] = {
+    {"version", cmd_version, "print the version and the BLAS backend"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: mird COMMAND [ARGS]   (mird COMMAND --help for a command's flags)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++)
+        fprintf(f, "  %-12s %s\n", COMMANDS[i].name, COMMANDS[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++)
+        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "mird: unknown command '%s' (see mird --help)\n", argv[1]);
+    return 2;
+}

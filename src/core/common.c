@@ -1,0 +1,154 @@
+// common.c: see common.h.
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int errf(char *err, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, MIRD_ERRLEN, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static void oom(size_t n) {
+    fprintf(stderr, "mird: out of memory allocating %zu bytes\n", n);
+    exit(1);
+}
+
+void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) oom(n);
+    return p;
+}
+
+void *xcalloc(size_t count, size_t size) {
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) oom(count * size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) oom(n);
+    return q;
+}
+
+char *xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = xmalloc(n);
+    memcpy(p, s, n);
+    return p;
+}
+
+float *falloc(size_t n) {
+    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) oom(bytes);
+    memset(p, 0, bytes);
+    return p;
+}
+
+int map_file(MappedFile *mf, const char *path, char *err) {
+    memset(mf, 0, sizeof(*mf));
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return errf(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return errf(err, "%s: cannot stat: %s", path, strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return errf(err, "%s: not a regular file", path);
+    }
+    mf->size = (size_t)st.st_size;
+    if (mf->size == 0) {
+        close(fd);
+        mf->data = (const uint8_t *)"";
+        return 0;
+    }
+    void *p = mmap(NULL, mf->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return errf(err, "%s: cannot map: %s", path, strerror(errno));
+    mf->base_ = p;
+    mf->map_size_ = mf->size;
+    mf->data = p;
+    return 0;
+}
+
+void unmap_file(MappedFile *mf) {
+    if (mf->base_) munmap(mf->base_, mf->map_size_);
+    memset(mf, 0, sizeof(*mf));
+}
+
+int read_file_all(const char *path, char **out, size_t *len, char *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return errf(err, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *buf = xmalloc(cap);
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap *= 2;
+            buf = xrealloc(buf, cap);
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return errf(err, "%s: read error", path);
+    }
+    buf[n] = 0;
+    *out = buf;
+    if (len) *len = n;
+    return 0;
+}
+
+int atomic_open(AtomicFile *af, const char *path, char *err) {
+    memset(af, 0, sizeof(*af));
+    if (strlen(path) >= sizeof(af->path)) return errf(err, "%s: path too long", path);
+    strcpy(af->path, path);
+    snprintf(af->tmp, sizeof(af->tmp), "%s.tmp.%ld", path, (long)getpid());
+    af->f = fopen(af->tmp, "wb");
+    if (!af->f) return errf(err, "%s: cannot write: %s", path, strerror(errno));
+    return 0;
+}
+
+int atomic_commit(AtomicFile *af, char *err) {
+    if (!af->f) return errf(err, "%s: not open", af->path);
+    int bad = fflush(af->f) != 0 || ferror(af->f);
+    if (!bad) bad = fsync(fileno(af->f)) != 0;
+    int e = errno;
+    bad |= fclose(af->f) != 0;
+    af->f = NULL;
+    if (bad) {
+        unlink(af->tmp);
+        return errf(err, "%s: write failed: %s", af->path, strerror(e ? e : EIO));
+    }
+    if (rename(af->tmp, af->path) != 0) {
+        e = errno;
+        unlink(af->tmp);
+        return errf(err, "%s: cannot rename into place: %s", af->path, strerror(e));
+    }
+    return 0;
+}
+
+void atomic_abort(AtomicFile *af) {
+    if (af->f) fclose(af->f);
+    af->f = NULL;
+    if (af->tmp[0]) unlink(af->tmp);
+}

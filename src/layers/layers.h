@@ -1,0 +1,90 @@
+// layers.h: the layer kernels. Each layer is a forward/backward pair in the llm.c style:
+// plain float buffers with shapes in comments, no allocation inside (callers pass every
+// activation and scratch buffer), and backward functions ACCUMULATE (+=) into every gradient
+// buffer they are given (a NULL gradient pointer means "not needed", e.g. no dinp for the first
+// layer). Row-major everywhere; "N" is the number of rows (batch * time when flattened).
+#pragma once
+#include <stdint.h>
+
+#include "../core/rng.h"
+
+// ---- linear: out[N,OC] = inp[N,IC] @ W[OC,IC]^T + b[OC]   (PyTorch layout; b may be NULL)
+void linear_forward(float *out, const float *inp, const float *W, const float *b, int N, int IC, int OC);
+// dinp[N,IC] += dout @ W ; dW[OC,IC] += dout^T @ inp ; db[OC] += sum_n dout
+void linear_backward(float *dinp, float *dW, float *db, const float *dout, const float *inp, const float *W,
+                     int N, int IC, int OC);
+
+// ---- layer norm over the last dimension C: out = (x - mean) * rstd * w + b
+// mean[N], rstd[N] are saved for backward.
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+                       int N, int C, float eps);
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                        const float *mean, const float *rstd, int N, int C);
+
+// ---- element-wise activations over n values. Backward: dinp += dout * f'(.)
+void gelu_forward(float *out, const float *inp, long n); // exact: x * 0.5 * (1 + erf(x / sqrt 2))
+void gelu_backward(float *dinp, const float *dout, const float *inp, long n);
+void relu_forward(float *out, const float *inp, long n);
+void relu_backward(float *dinp, const float *dout, const float *out, long n); // uses out > 0
+void tanh_forward(float *out, const float *inp, long n);
+void tanh_backward(float *dinp, const float *dout, const float *out, long n);
+void sigmoid_forward(float *out, const float *inp, long n);
+void sigmoid_backward(float *dinp, const float *dout, const float *out, long n);
+
+// ---- softmax / sparsemax along the last dimension of a [rows, n] matrix
+void softmax_forward(float *out, const float *inp, int rows, int n);
+void softmax_backward(float *dinp, const float *dout, const float *out, int rows, int n);
+// Sparsemax (Martins & Astudillo 2016): Euclidean projection onto the simplex.
+void sparsemax_forward(float *out, const float *inp, int rows, int n);
+// Jacobian on the support S (out > 0) is I - 1 1^T / |S|: dinp_i += [i in S] (dout_i - mean_{S} dout)
+void sparsemax_backward(float *dinp, const float *dout, const float *out, int rows, int n);
+
+// ---- inverted dropout: mask[n] gets 0 or 1/(1-p) drawn from rng; out = inp * mask.
+// p == 0 (or rng == NULL, i.e. eval mode) fills mask with 1 and copies.
+void dropout_forward(float *out, float *mask, const float *inp, long n, float p, Rng *rng);
+void dropout_backward(float *dinp, const float *dout, const float *mask, long n);
+
+// ---- embedding lookup: out[N,C] = table[ids[n], :]
+void embedding_forward(float *out, const int32_t *ids, const float *table, int N, int C);
+// dtable[ids[n]] += dout[n] for every n with ids[n] != padding_idx (use -1 for none)
+void embedding_backward(float *dtable, const float *dout, const int32_t *ids, int N, int C, int padding_idx);
+
+// ---- multi-head self-attention core (the Q/K/V/output projections are linear layers around it)
+// q, k, v, out: [B, T, C], C = NH * hs, head h uses channels [h*hs, (h+1)*hs).
+// mask: [B, T] additive term on the KEY axis (e.g. (1 - m) * -10000), or NULL.
+// probs: [B, NH, T, T] = softmax(q k^T / sqrt(hs) + mask), saved for backward.
+// drop_mask: [B, NH, T, T] dropout mask on probs (values 0 or 1/(1-p)) or NULL for none.
+void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
+                       const float *mask, const float *drop_mask, int B, int T, int C, int NH);
+// scratch: [B, NH, T, T] work buffer.
+void attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *probs,
+                        const float *drop_mask, const float *q, const float *k, const float *v, int B, int T,
+                        int C, int NH);
+
+// ---- LSTMCell unrolled over T steps, PyTorch gate order (i, f, g, o), h0 = c0 = 0:
+//   gates = x_t Wih^T + bih + h_{t-1} Whh^T + bhh ; i,f,o = sigmoid ; g = tanh
+//   c_t = f * c_{t-1} + i * g ; h_t = o * tanh(c_t)
+// Saved state for backward (all [B, T, *]): act[B,T,4H] activated gates, c[B,T,H], h[B,T,H].
+// Encoder: inputs x[B,T,D]; the caller reads the last state h[:, T-1, :].
+void lstm_encoder_forward(float *h, float *c, float *act, const float *x, const float *Wih, const float *Whh,
+                          const float *bih, const float *bhh, int B, int T, int D, int H);
+// dh[B,T,H]: gradient arriving at each h_t from outside (zeros except the last step for an encoder).
+// scratch: at least B*(4H + 2H) floats.
+void lstm_encoder_backward(float *dx, float *dWih, float *dWhh, float *dbih, float *dbhh, float *scratch,
+                           const float *dh, const float *x, const float *h, const float *c, const float *act,
+                           const float *Wih, const float *Whh, int B, int T, int D, int H);
+// Decoder: input z[B,H] (D == H) at step 0, then its own previous hidden state h_{t-1}.
+void lstm_decoder_forward(float *h, float *c, float *act, const float *z, const float *Wih, const float *Whh,
+                          const float *bih, const float *bhh, int B, int T, int H);
+void lstm_decoder_backward(float *dz, float *dWih, float *dWhh, float *dbih, float *dbhh, float *scratch,
+                           const float *dh, const float *z, const float *h, const float *c, const float *act,
+                           const float *Wih, const float *Whh, int B, int T, int H);
+
+// ---- losses (return the scalar loss; backward accumulates scale * dloss/dinput)
+// mean squared error over n elements
+float mse_forward(const float *pred, const float *target, long n);
+void mse_backward(float *dpred, const float *pred, const float *target, long n, float scale);
+// cross entropy of logits[N,V] against targets[N], mean over the N rows.
+// probs[N,V] receives softmax(logits) (saved for backward).
+float cross_entropy_forward(float *probs, const float *logits, const int32_t *targets, int N, int V);
+void cross_entropy_backward(float *dlogits, const float *probs, const int32_t *targets, int N, int V, float scale);
