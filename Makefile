@@ -75,3 +75,9 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# GEMM throughput probe (mird's matmul beside dnnl_sgemm and OpenBLAS on BERT-sized shapes)
+.PHONY: gemm-probe
+gemm-probe: deps $(B)/gemm_probe
+$(B)/gemm_probe: $(B)/obj/tools/gemm_probe.o $(B)/libmird.a
+	$(CC) $(CFLAGS) $^ -o $@ -lopenblas $(LDLIBS)
