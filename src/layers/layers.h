@@ -69,13 +69,17 @@ void attention_backward(float *dq, float *dk, float *dv, float *scratch, const f
 void lstm_encoder_forward(float *h, float *c, float *act, const float *x, const float *Wih, const float *Whh,
                           const float *bih, const float *bhh, int B, int T, int D, int H);
 // dh[B,T,H]: gradient arriving at each h_t from outside (zeros except the last step for an encoder).
-// scratch: at least B*(4H + 2H) floats.
+// scratch: at least lstm_encoder_scratch_size(B, T, H) = B*T*4H + 2*B*H floats (d(gates) of every
+// step, then the running dh/dc), so the weight gradients are single GEMMs after the recurrence.
 void lstm_encoder_backward(float *dx, float *dWih, float *dWhh, float *dbih, float *dbhh, float *scratch,
                            const float *dh, const float *x, const float *h, const float *c, const float *act,
                            const float *Wih, const float *Whh, int B, int T, int D, int H);
+long lstm_encoder_scratch_size(int B, int T, int H);
+long lstm_decoder_scratch_size(int B, int T, int H);
 // Decoder: input z[B,H] (D == H) at step 0, then its own previous hidden state h_{t-1}.
 void lstm_decoder_forward(float *h, float *c, float *act, const float *z, const float *Wih, const float *Whh,
                           const float *bih, const float *bhh, int B, int T, int H);
+// scratch: at least lstm_decoder_scratch_size(B, T, H) = B*T*4H + 2*B*H + 4H*H floats.
 void lstm_decoder_backward(float *dz, float *dWih, float *dWhh, float *dbih, float *dbhh, float *scratch,
                            const float *dh, const float *z, const float *h, const float *c, const float *act,
                            const float *Wih, const float *Whh, int B, int T, int H);
