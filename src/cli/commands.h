@@ -11,3 +11,4 @@ typedef struct {
 } Command;
 
 int cmd_version(int argc, char **argv);
+int cmd_plot(int argc, char **argv);

@@ -8,6 +8,7 @@
 
 static const Command COMMANDS[] = {
     {"version", cmd_version, "print the version and the BLAS backend"},
+    {"plot", cmd_plot, "redraw the SVG charts of a training run"},
 };
 
 static void usage(FILE *f) {
