@@ -12,3 +12,4 @@ typedef struct {
 
 int cmd_version(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);

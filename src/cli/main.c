@@ -9,6 +9,7 @@
 static const Command COMMANDS[] = {
     {"version", cmd_version, "print the version and the BLAS backend"},
     {"plot", cmd_plot, "redraw the SVG charts of a training run"},
+    {"tokenize", cmd_tokenize, "BERT (uncased) token ids of stdin lines"},
 };
 
 static void usage(FILE *f) {
