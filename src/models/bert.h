@@ -138,6 +138,7 @@ typedef struct {
     float *seq;                   // = ln2 + (L-1) * BTmax * H
     int stack_train;              // the last stack forward used dropout
     // pooler
+    float *pool_in;               // [B,H] seq[:, 0] (dense input)
     float *pool_pre;              // [B,H] dense output (tanh input)
     float *pooled;                // [B,H]
     // backward scratch (contents undefined between calls)
@@ -172,7 +173,8 @@ void bert_embeddings_backward(const Bert *m, BertActs *a, const float *demb, con
 
 // ---- (2) transformer stack: x [B,T,H] -> a->seq [B,T,H].
 // mask [B,T] float (1 = attend, 0 = masked key; any float works as in HF) or NULL = all ones
-// (no masking term at all). x is NOT copied: it must stay unchanged until bert_stack_backward.
+// (no masking term at all). x is NOT copied: it must stay unchanged until bert_stack_backward,
+// and must not be one of a->d_h / a->d_i (scratch); a->emb_out or a caller buffer is fine.
 // rng NULL = eval; otherwise hidden_dropout_prob and attention_probs_dropout_prob.
 void bert_stack_forward(const Bert *m, BertActs *a, const float *x, const float *mask, int B, int T, Rng *rng);
 // dseq [B,T,H]: gradient w.r.t. a->seq (the caller's own term plus what bert_pooler_backward added).
@@ -184,6 +186,7 @@ void bert_stack_backward(const Bert *m, BertActs *a, float *dx, const float *dse
 // ---- (3) pooler: a->pooled [B,H] = tanh(a->seq[:, 0] Wp^T + bp).
 void bert_pooler_forward(const Bert *m, BertActs *a, int B, int T);
 // dpooled [B,H] -> dseq[:, 0, :] += ... (dseq [B,T,H]), and pooler weight gradients.
+// Uses d_h[0..1] scratch: dseq must not be one of a->d_h (a->dseq is fine).
 void bert_pooler_backward(const Bert *m, BertActs *a, float *dseq, const float *dpooled, int B, int T);
 
 // ---- full model: embeddings -> stack (on a->emb_out) -> pooler.
