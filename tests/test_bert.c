@@ -159,13 +159,32 @@ static void golden_close(Golden *g) {
     st_close(&g->st);
 }
 
-static double cmp(Golden *g, const char *what, const float *got, const char *ref_name, size_t n, double tol) {
+static double cmp_floor(Golden *g, const char *what, const float *got, const char *ref_name, size_t n, double tol,
+                        double floor) {
     float *ref = falloc(n);
     fx(g, ref_name, n, ref);
-    double e = rel_err_scale(got, ref, (long)n, 1e-6);
+    double e = rel_err_scale(got, ref, (long)n, floor);
     free(ref);
     if (!(e <= tol)) fail_msg("%s (%s): relative error %.3g > %.1g", what, ref_name, e, tol);
     return e;
+}
+static double cmp(Golden *g, const char *what, const float *got, const char *ref_name, size_t n, double tol) {
+    return cmp_floor(g, what, got, ref_name, n, tol, 1e-6);
+}
+
+// The largest |value| of all reference parameter gradients with this tag.
+static double grad_scale(Golden *g, const char *tag) {
+    char name[256];
+    double m = 0;
+    for (int i = 0; i < g->ps.n; i++) {
+        const ParamInfo *pi = &g->ps.p[i];
+        snprintf(name, sizeof name, "%sgrad.%s", tag, pi->name);
+        float *ref = falloc(pi->numel);
+        fx(g, name, pi->numel, ref);
+        for (size_t j = 0; j < pi->numel; j++) m = fabs(ref[j]) > m ? fabs(ref[j]) : m;
+        free(ref);
+    }
+    return m;
 }
 
 // The full-model and split-stage paths on the fixture, mask on (masked=1) or off.
@@ -183,7 +202,7 @@ static void run_golden(int masked, int Bmax, int Tmax) {
 
     // full model
     bert_forward(&g.m, &g.a, g.ids, g.types, mask, B, T, NULL);
-    double e_emb, e_seq, e_pool, e_grad = 0, e_dx;
+    double e_emb, e_seq, e_pool, e_grad = 0, e_kb = 0, e_dx;
     snprintf(name, sizeof name, "%semb_out", tag);
     e_emb = cmp(&g, "emb_out", g.a.emb_out, name, n, TOL_OUT);
     snprintf(name, sizeof name, "%sseq", tag);
@@ -192,11 +211,19 @@ static void run_golden(int masked, int Bmax, int Tmax) {
     e_pool = cmp(&g, "pooled", g.a.pooled, name, (size_t)B * H, TOL_OUT);
     params_zero_grad(&g.ps);
     bert_backward(&g.m, &g.a, R1, R2, g.ids, g.types, B, T);
+    // Each gradient is compared relative to max(its own scale, 1e-2 * the largest gradient of the
+    // model): the key biases' true gradient is exactly 0 (softmax is shift-invariant), so their
+    // float32 values are pure rounding noise that only a model-wide floor can judge.
+    double gfloor = 1e-2 * grad_scale(&g, tag);
     for (int i = 0; i < g.ps.n; i++) {
         const ParamInfo *pi = &g.ps.p[i];
         snprintf(name, sizeof name, "%sgrad.%s", tag, pi->name);
-        double e = cmp(&g, pi->name, g.ps.grad + pi->offset, name, pi->numel, TOL_GRAD);
-        if (e > e_grad) e_grad = e;
+        double e = cmp_floor(&g, pi->name, g.ps.grad + pi->offset, name, pi->numel, TOL_GRAD, gfloor);
+        if (strstr(pi->name, "key.bias")) {
+            if (e > e_kb) e_kb = e;
+        } else if (e > e_grad) {
+            e_grad = e;
+        }
     }
     // padding_idx: the pad row's gradient is exactly zero (the fixture has pad ids in the batch)
     int pad = g.cfg.pad_token_id, seen = 0;
@@ -230,8 +257,8 @@ static void run_golden(int masked, int Bmax, int Tmax) {
     double diff = rel_err_scale(g.ps.grad, grad_full, (long)g.ps.total, 1e-6);
     if (diff > 1e-5) fail_msg("split-stage gradients differ from the full backward: %.3g", diff);
     print_message("bert golden %s (acts %dx%d for %dx%d): emb_out %.2g seq %.2g pooled %.2g d_input %.2g "
-                  "worst param grad %.2g\n",
-                  tag, g.a.Bmax, g.a.Tmax, B, T, e_emb, e_seq, e_pool, e_dx, e_grad);
+                  "worst param grad %.2g (key biases, true value 0: %.2g)\n",
+                  tag, g.a.Bmax, g.a.Tmax, B, T, e_emb, e_seq, e_pool, e_dx, e_grad, e_kb);
     free(x), free(dx), free(dseq), free(grad_full), free(R1), free(R2);
     golden_close(&g);
 }
@@ -356,8 +383,15 @@ static void run_fd(int dropout, int split) {
         snprintf(full, sizeof full, "m.%s", names[i]);
         int k = params_find(&f.ps, full);
         assert_true(k >= 0);
-        bad += gradcheck(full, fd_loss, &f, f.ps.data + f.ps.p[k].offset, f.ps.grad + f.ps.p[k].offset,
-                         (long)f.ps.p[k].numel, 1e-2, 2e-2, 2e-3, 24);
+        float *pd = f.ps.data + f.ps.p[k].offset, *pg = f.ps.grad + f.ps.p[k].offset;
+        if (i == 0) { // word table: the pad row (padding_idx) is deliberately not its true gradient
+            size_t pad = (size_t)c.pad_token_id * H;
+            bad += gradcheck("word rows before pad", fd_loss, &f, pd, pg, (long)pad, 1e-2, 2e-2, 2e-3, 24);
+            bad += gradcheck("word rows after pad", fd_loss, &f, pd + pad + H, pg + pad + H,
+                             (long)(f.ps.p[k].numel - pad - H), 1e-2, 2e-2, 2e-3, 24);
+            continue;
+        }
+        bad += gradcheck(full, fd_loss, &f, pd, pg, (long)f.ps.p[k].numel, 1e-2, 2e-2, 2e-3, 24);
     }
     if (split) bad += gradcheck("stack input", fd_loss, &f, f.x, dx, (long)BT * H, 1e-2, 2e-2, 2e-3, 40);
     // the pad row never gets a gradient
