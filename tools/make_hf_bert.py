@@ -22,6 +22,11 @@ must produce (bit-exactly).
                 _metadata like Module.state_dict(), weights stored as float16 and bfloat16
                 (the checksums are of their exact float32 values).
 st_prefixed, st_plain and pt_plain hold the same weights (identical checksums).
+
+Also OUT_DIR/../torch_misc/ (tests/test_torch_load.c): views.bin (a plain dict with a permuted 3-d
+view, a 0-d tensor, an empty tensor, float64 and int64 tensors; checksums in views.txt),
+evil.bin (a pickle calling os.system: must be refused, never run), deflated.bin (pt_plain's
+archive recompressed with deflate: refused), notensor.bin (a dict holding an int).
 """
 import collections
 import json
@@ -189,7 +194,28 @@ def main():
     sd._metadata = collections.OrderedDict([("", {"version": 1}), ("bert", {"version": 1})])
     torch.save(sd, os.path.join(d, "pytorch_model.bin"))
     write_checksums(os.path.join(d, "checksums.txt"), conv)
-    print("wrote", out)
+    misc = os.path.join(os.path.dirname(os.path.abspath(out)), "torch_misc")
+    os.makedirs(misc, exist_ok=True)
+    base = torch.randn(2, 3, 4, generator=g)
+    views = {"perm": base.permute(2, 0, 1), "scalar": torch.tensor(2.5), "empty": torch.zeros(0, 3),
+             "f64": torch.randn(3, generator=g, dtype=torch.float64), "ids": torch.arange(5),
+             "slice": base[1, 1:, ::2]}
+    torch.save(views, os.path.join(misc, "views.bin"))
+    write_checksums(os.path.join(misc, "views.txt"),
+                    collections.OrderedDict((k, v) for k, v in views.items() if k != "ids"))
+    torch.save({"a": Evil()}, os.path.join(misc, "evil.bin"))
+    torch.save({"a": torch.ones(2), "n": 3}, os.path.join(misc, "notensor.bin"))
+    import zipfile
+    with zipfile.ZipFile(os.path.join(out, "pt_plain", "pytorch_model.bin")) as zi, \
+            zipfile.ZipFile(os.path.join(misc, "deflated.bin"), "w", zipfile.ZIP_DEFLATED) as zo:
+        for info in zi.infolist():
+            zo.writestr(info.filename, zi.read(info.filename))
+    print("wrote", out, "and", misc)
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("echo this must never run",))
 
 
 if __name__ == "__main__":
