@@ -236,8 +236,8 @@ static void check_dir(const char *dir) {
     assert_int_equal(nparam, n); // the importer covers every tensor bert_register made
     for (int i = 0; i < n; i++)
         for (int p = 0; p < 2; p++) {
-            char full[256];
-            snprintf(full, sizeof(full), "%s%s", prefixes[p], s[i].name);
+            char full[PARAM_NAME_MAX + 64];
+            snprintf(full, sizeof(full), "%s%.150s", prefixes[p], s[i].name);
             int j = params_find(&ps, full);
             if (j < 0) fail_msg("%s: no parameter %s", dir, full);
             assert_int_equal(ps.p[j].numel, s[i].numel);
@@ -268,9 +268,9 @@ static void test_import_same_weights(void **state) {
 // Copy a fixture dir to build/test_hf_PID, run the shell command `what` there ($D names the copy),
 // and expect the import to fail with a one-line error containing needle.
 static void expect_import_error(const char *src, const char *what, const char *needle) {
-    char err[MIRD_ERRLEN], dir[256], cmd[1024];
+    char err[MIRD_ERRLEN], dir[64], cmd[4096];
     snprintf(dir, sizeof(dir), "build/test_hf_%ld", (long)getpid());
-    snprintf(cmd, sizeof(cmd), "rm -rf %s && cp -r %s %s && D=%s && %s", dir, src, dir, dir, what);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s && cp -r %.500s %s && D=%s && %.2000s", dir, src, dir, dir, what);
     assert_int_equal(system(cmd), 0);
     BertConfig cfg;
     bert_config_default(&cfg);
