@@ -423,6 +423,53 @@ static void test_fd_split_stack_input(void **state) {
     run_fd(1, 1);
 }
 
+// ---------------------------------------------------------------- dropout (training mode)
+
+static double zero_frac(const float *x, long n) {
+    long z = 0;
+    for (long i = 0; i < n; i++) z += x[i] == 0.0f;
+    return (double)z / n;
+}
+
+// Training mode draws masks at the configured rates (HF: hidden_dropout_prob on the embeddings and
+// after both dense outputs, attention_probs_dropout_prob on the attention probabilities), is
+// reproducible from the seed, and leaves no state behind for a following eval forward.
+static void test_dropout_train_mode(void **state) {
+    (void)state;
+    Golden g;
+    golden_open(&g, 0, 0);
+    g.m.cfg.hidden_dropout_prob = 0.25f, g.m.cfg.attention_probs_dropout_prob = 0.4f;
+    int B = g.B, T = g.T, H = g.cfg.hidden_size, NH = g.cfg.num_attention_heads, L = g.cfg.num_hidden_layers;
+    size_t n = (size_t)B * T * H, natt = (size_t)B * NH * T * T;
+    float *seq1 = falloc(n);
+    Rng r;
+    rng_seed(&r, 5, RNG_STREAM_DROPOUT);
+    bert_forward(&g.m, &g.a, g.ids, g.types, g.mask, B, T, &r);
+    assert_true(g.a.emb_train && g.a.stack_train);
+    memcpy(seq1, g.a.seq, n * sizeof(float));
+    double fe = zero_frac(g.a.emb_mask, (long)n), fa = 0, fh = 0;
+    for (int l = 0; l < L; l++) {
+        fa += zero_frac(g.a.attn_mask + (size_t)l * natt, (long)natt) / L;
+        fh += (zero_frac(g.a.ao_mask + (size_t)l * n, (long)n) + zero_frac(g.a.proj_mask + (size_t)l * n, (long)n)) /
+              (2 * L);
+    }
+    print_message("bert dropout zero fractions: embeddings %.3f hidden %.3f (p 0.25) attention %.3f (p 0.4)\n", fe,
+                  fh, fa);
+    assert_true(fabs(fe - 0.25) < 0.05 && fabs(fh - 0.25) < 0.03 && fabs(fa - 0.4) < 0.05);
+    for (size_t i = 0; i < n; i++) // kept values are scaled by 1 / (1 - p)
+        assert_true(g.a.emb_mask[i] == 0.0f || fabs(g.a.emb_mask[i] - 1 / 0.75) < 1e-6);
+    // the same seed gives the same result
+    rng_seed(&r, 5, RNG_STREAM_DROPOUT);
+    bert_forward(&g.m, &g.a, g.ids, g.types, g.mask, B, T, &r);
+    assert_memory_equal(seq1, g.a.seq, n * sizeof(float));
+    // eval afterwards: the golden outputs again
+    bert_forward(&g.m, &g.a, g.ids, g.types, g.mask, B, T, NULL);
+    assert_false(g.a.emb_train || g.a.stack_train);
+    cmp(&g, "eval after training", g.a.seq, "masked.seq", n, TOL_OUT);
+    free(seq1);
+    golden_close(&g);
+}
+
 // ---------------------------------------------------------------- misc
 
 static void test_inputs_and_names(void **state) {
@@ -472,6 +519,7 @@ int main(void) {
         cmocka_unit_test(test_golden_masked),
         cmocka_unit_test(test_golden_nomask),
         cmocka_unit_test(test_golden_masked_larger_acts),
+        cmocka_unit_test(test_dropout_train_mode),
         cmocka_unit_test(test_fd_eval),
         cmocka_unit_test(test_fd_dropout),
         cmocka_unit_test(test_fd_split_stack_input),
