@@ -23,6 +23,8 @@ Usage:
                                                        UTF-8 with errors='replace') -> id lines
   tokenizer_ref.py --vocab VOCAB.txt --mosi-hashes LABEL.csv   one line per CSV row:
                                                        "ROW FNV64(no truncation) FNV64(max_len 50)"
+  tokenizer_ref.py --write-fixtures tests/fixtures [--vocab BERT_VOCAB [--mosi LABEL.csv]]
+                                                       the committed test fixtures tests/fixtures/tok_*
   tokenizer_ref.py --unicode-diff DUMP                 compare a dump of utf8proc's tables
                                                        (tests/tok_unicode_dump, see there) with
                                                        this Python's unicodedata
@@ -213,6 +215,8 @@ def unicode_diff(path):
     ndiff = 0
     with open(path) as f:
         for line in f:
+            if line.startswith("#"):
+                continue
             fields = line.split()
             cp = int(fields[0], 16)
             ch = chr(cp)
@@ -234,13 +238,84 @@ def unicode_diff(path):
     print(f"{ndiff} code points differ", file=sys.stderr)
 
 
+# ---- committed test fixtures (tests/fixtures/tok_*): our own strings, never data from shared/
+
+# A tiny vocabulary that also exercises HF's load_vocab: "\r\n", a lone "\r", an empty line, a
+# token with a trailing space, a duplicate (the last id wins) and no newline at the end.
+TINY_VOCAB = (b"[PAD]\n[UNK]\r\n[CLS]\r[SEP]\n[MASK]\n\nthe\nhello\nworld\n,\n!\n.\n'\n-\n?\n[\n]\n"
+              b"un\n##aff\n##able\na\n##a\nb\n##b\nc\n##c\nsep\n##sep\ncls\nx \nx\n##x\n"
+              b"\xce\xbf\n##\xce\xb4\n##\xce\xbf\n##\xcf\x83\n##\xcf\x82\n\xcf\x83\ni\n##stanbul\n"
+              b"caf\n##e\ne\nnaive\n\xe4\xb8\xad\n\xe6\x96\x87\nok\n1\n##0\n0\n$\n"
+              + "##\U0001D165\n##\U0001D16D\n##y\nhello\nz".encode("utf-8"))
+
+TRICKY = [
+    b"",
+    "Hello, World!", "unaffable", "UNAFFABLE hello the", "   leading and trailing   ",
+    "Café naïve résumé Ångström ÉCOLE Crème Brûlée", "Tiếng Việt có dấu", "ΆΈΉ Ώ ϊ ΐ",
+    "ΟΔΟΣ Σ ΣΑΣ. σοφός ς ΟΔΟς οδος", "ΣΑΣ, ΟΔΟΣ's", "İstanbul İ ı I iİ", "ǅemal Ⅻ Ⓐ ǈ",
+    "\u212a \u212b \u2126 K\u00c5",
+    "中文字符 and 日本語 テスト 한국어 \u1100\u1161\u11a8", "\uf900\uf901 \U0002f800 \u4e00x\u9fff\U00020000",
+    "I \u2764\ufe0f \U0001F600\U0001F44D\U0001F3FD \U0001F468\u200d\U0001F469\u200d\U0001F467",
+    "\u0645\u064e\u0631\u0652\u062d\u064e\u0628\u064b\u0627 \u0627\u0644\u0639\u0631\u0628\u064a\u0629",
+    "\u0928\u092e\u0938\u094d\u0924\u0947 \u0939\u093f\u0928\u094d\u0926\u0940",
+    "a\x01b\x7fc\x1bd\te\rf\x0bg\x0ch\x85i\x1cj\x1fk",
+    "zero\u200bwidth\u200cjoin\u200d\ufeffbom\u2060x \u202ehello\u202c co\u00adop \U000E0041tag",
+    "a\u00a0b\u2002c\u3000d\u202fe\u1680f\u205fg\u2000h\u2001i",
+    "line\u2028sep\u2029para", "a\rb", "tab\tsep",
+    "a" * 100, "a" * 101, "x" * 150 + " ok " + "ab" * 60 + " c",
+    "\u00e9" * 100, "e\u0301" * 51,
+    "!!!...???---((()))\"'`~^$ #@%&*+/<=>[\\]_{|}", "«quote» — dash… ‘single’ “double” ¿qué? ¡sí! ·・、。",
+    "can't won't e-mail U.S.A. 3.14 1,000 $5 10%",
+    "[SEP]", "a[SEP]b", "[sep] [Sep]", "[CLS] x [PAD][UNK][MASK]", "[SE P] [[SEP]] [SEP", "[SEP][SEP]",
+    b"[SE\xffP] [C\xc3LS]", "[SE\u200bP]", "hello[MASK]world",
+    b"ab\xffcd", b"\xc3\x28 x", b"\xe2\x82\x28 ok", b"\xed\xa0\x80surrogate", b"\xf4\x90\x80\x80big",
+    b"\xc0\xaf overlong", b"trail\xe2\x82", b"\xe2\x82\xe2\x82\xac euro", b"nu\x00ll \x00",
+    "a\ufffdb \ufffd", "\ue000x \U000F0000y", "\u0378unassigned\u0378", " \u0301 x\u0301\u0327 \u0301\u0301",
+    "ﬁne ½ ① ｆｕｌｌ ｗｉｄｔｈ", "a\u0323\u0302 a\u0302\u0323 \u1ead", "x\U0001D16D\U0001D165y",
+    "caf\u00e9 cafe\u0301 CAFE\u0301", "1000 00 $1000$",
+    " ".join(["Supercalifragilistic, the hello world!"] * 600),
+]
+
+
+def write_fixtures(outdir, bert_vocab, mosi):
+    import os
+    tiny_path = os.path.join(outdir, "tok_tiny_vocab.txt")
+    with open(tiny_path, "wb") as f:
+        f.write(TINY_VOCAB)
+    inputs = [t if isinstance(t, bytes) else t.encode("utf-8") for t in TRICKY]
+    with open(os.path.join(outdir, "tok_tricky.hex"), "w") as f:
+        f.write("".join(t.hex() + "\n" for t in inputs))
+    vocabs = [("tiny", tiny_path, 16)]
+    if bert_vocab:
+        vocabs.append(("bert", bert_vocab, 50))
+    for name, path, L in vocabs:
+        vocab = load_vocab(path)
+        for tag, ml in (("full", 0), (str(L), L)):
+            with open(os.path.join(outdir, f"tok_tricky_{name}_{tag}.txt"), "w") as f:
+                for t in inputs:
+                    f.write(ids_line(encode(t.decode("utf-8", errors="replace"), vocab, ml)) + "\n")
+    if bert_vocab and mosi:
+        vocab = load_vocab(bert_vocab)
+        with open(os.path.join(outdir, "tok_mosi_hashes.txt"), "w") as out, \
+                open(mosi, newline="", encoding="utf-8") as f:
+            for row, r in enumerate(csv.DictReader(f), start=1):
+                h0 = fnv64(ids_line(encode(r["text"], vocab, 0)).encode())
+                h50 = fnv64(ids_line(encode(r["text"], vocab, 50)).encode())
+                out.write(f"{row} {h0:016x} {h50:016x}\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--vocab")
     ap.add_argument("--max-len", type=int, default=50)
     ap.add_argument("--mosi-hashes")
     ap.add_argument("--unicode-diff")
+    ap.add_argument("--write-fixtures", metavar="DIR")
+    ap.add_argument("--mosi", help="label.csv for --write-fixtures")
     a = ap.parse_args()
+    if a.write_fixtures:
+        write_fixtures(a.write_fixtures, a.vocab, a.mosi)
+        return
     if a.unicode_diff:
         unicode_diff(a.unicode_diff)
         return
