@@ -26,6 +26,17 @@ for dir in "$@"; do
     rm -f "$log"
   done
 done
+# Script tests (tests/test_*.sh): each counts as one test, passed when it exits 0. They run once,
+# with MIRD_BIN / MIRD_ASAN_BIN pointing at the optimised and sanitizer programs.
+for s in tests/test_*.sh; do
+  [ -f "$s" ] || continue
+  log=$(mktemp); start=$(date +%s)
+  MIRD_BIN="${1:-build}/mird" MIRD_ASAN_BIN="${2:-build/asan}/mird" bash "$s" >"$log" 2>&1; rc=$?
+  secs=$(( $(date +%s) - start ))
+  if [ $rc -eq 0 ]; then passed=$((passed + 1)); echo "ok   $s (${secs}s)"
+  else failed=$((failed + 1)); failures+=("$s"); echo "FAIL $s (exit $rc, ${secs}s)"; tail -n 40 "$log"; fi
+  rm -f "$log"
+done
 [ ${#failures[@]} -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
