@@ -10,12 +10,14 @@
 // Work space for probs * drop_mask in the forward, on the stack of each thread (16 KiB):
 // the product (P o M) V is taken in blocks of rows x key columns that fit it.
 #define ATT_TILE 4096
+// Below this much work (B * NH * T * T * hs multiply-adds) a parallel region costs more than it saves.
+#define ATT_PAR_MIN 100000L
 
 void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
                        const float *mask, const float *drop_mask, int B, int T, int C, int NH) {
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for schedule(static) if (B * NH > 1)
+#pragma omp parallel for schedule(static) if (B * NH > 1 && (long)B * NH * T * T * hs > ATT_PAR_MIN)
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH;
         long off = (long)b * T * C + (long)h * hs;
@@ -72,7 +74,7 @@ void attention_backward(float *dq, float *dk, float *dv, float *scratch, const f
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
     long TT = (long)T * T;
-#pragma omp parallel for schedule(static) if (B * NH > 1)
+#pragma omp parallel for schedule(static) if (B * NH > 1 && (long)B * NH * T * T * hs > ATT_PAR_MIN)
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH;
         long off = (long)b * T * C + (long)h * hs;
