@@ -25,6 +25,8 @@ Usage:
                                                        "ROW FNV64(no truncation) FNV64(max_len 50)"
   tokenizer_ref.py --write-fixtures tests/fixtures [--vocab BERT_VOCAB [--mosi LABEL.csv]]
                                                        the committed test fixtures tests/fixtures/tok_*
+  tokenizer_ref.py --check-shortcuts                   checks over all code points the facts that
+                                                       src/text/tokenizer.c relies on
   tokenizer_ref.py --unicode-diff DUMP                 compare a dump of utf8proc's tables
                                                        (tests/tok_unicode_dump, see there) with
                                                        this Python's unicodedata
@@ -304,6 +306,44 @@ def write_fixtures(outdir, bert_vocab, mosi):
                 out.write(f"{row} {h0:016x} {h50:016x}\n")
 
 
+def check_shortcuts():
+    """Checks, for every code point, the facts that let src/text/tokenizer.c work in one pass
+    (classify each character before lower-casing it, skip NFC, lower-case once)."""
+    bad = []
+    for cp in range(0x110000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        c = chr(cp)
+        low = c.lower()
+        if len(low) != 1 and cp != 0x130:
+            bad.append(f"U+{cp:04X}: lower() gives {len(low)} characters")
+        if low.lower() != low:
+            bad.append(f"U+{cp:04X}: lower() is not idempotent")
+        for x in low:
+            if x == c:
+                continue
+            if unicodedata.category(x)[0] in "CZP" or unicodedata.category(c)[0] in "CZP":
+                bad.append(f"U+{cp:04X}: lower() changes a C/Z/P character")
+            if x.isspace() != c.isspace() or is_cjk(ord(x)) != is_cjk(cp) or is_punctuation(x):
+                bad.append(f"U+{cp:04X}: lower() changes whitespace/CJK/punctuation")
+        if unicodedata.combining(c) and low != c:
+            bad.append(f"U+{cp:04X}: lower() changes a combining mark")
+        nfd = unicodedata.normalize
+        if nfd("NFD", low) != nfd("NFD", nfd("NFD", c).lower()):
+            bad.append(f"U+{cp:04X}: NFD(lower(c)) != NFD(lower(NFD(c)))")
+        nfc = nfd("NFC", c)
+        if not is_control(c) and not is_whitespace(c) and any(x.isspace() for x in nfc) != c.isspace():
+            bad.append(f"U+{cp:04X}: NFC changes Python whitespace")
+        if len(nfd("NFD", low)) > 4:
+            bad.append(f"U+{cp:04X}: NFD(lower(c)) longer than 4")
+    spaces = [cp for cp in range(0x110000) if not 0xD800 <= cp < 0xE000 and chr(cp).isspace()
+              and not is_control(chr(cp)) and not is_whitespace(chr(cp))]
+    if spaces != [0x2028, 0x2029]:
+        bad.append(f"Python whitespace kept by the cleaning is {spaces}, not U+2028 U+2029")
+    print("\n".join(bad) if bad else f"all shortcuts hold (unicodedata {unicodedata.unidata_version})")
+    return 1 if bad else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--vocab")
@@ -311,8 +351,11 @@ def main():
     ap.add_argument("--mosi-hashes")
     ap.add_argument("--unicode-diff")
     ap.add_argument("--write-fixtures", metavar="DIR")
+    ap.add_argument("--check-shortcuts", action="store_true")
     ap.add_argument("--mosi", help="label.csv for --write-fixtures")
     a = ap.parse_args()
+    if a.check_shortcuts:
+        sys.exit(check_shortcuts())
     if a.write_fixtures:
         write_fixtures(a.write_fixtures, a.vocab, a.mosi)
         return

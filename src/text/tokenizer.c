@@ -9,12 +9,13 @@
 // one: it maps no character to an upper-case letter or to '[' ']'). Every character is classified
 // (deleted / whitespace / CJK / word character) on its original code point: lower-casing keeps each
 // character in its class (no letter lower-cases into categories C*, Z* or P*, into Python
-// whitespace or into a CJK ideograph; checked for every code point by a script, see the report of
-// tools/tokenizer_ref.py), so classifying before or after lower-casing is the same. A word
+// whitespace or into a CJK ideograph: `tools/tokenizer_ref.py --check-shortcuts` checks every code
+// point), so classifying before or after lower-casing is the same. A word
 // character is lower-cased (per character, full mapping: only U+0130 maps to two characters) and
 // decomposed (NFD) straight into the current word. The second lower() of a word is a no-op (lower
 // is idempotent, and no capital sigma survives step 1, so the final-sigma rule never applies).
-// The NFC step is skipped: for every code point c, NFD(lower(c)) == NFD(lower(NFD(c))) and
+// U+0130's two-character lower case is kept for fidelity, though the U+0307 it adds is Mn and
+// removed again. The NFC step is skipped: for every code point c, NFD(lower(c)) == NFD(lower(NFD(c))) and
 // lower() keeps canonical combining classes, hence NFD(lower(NFC(t))) == NFD(lower(t)) for every
 // text t; and NFC maps no character into or out of Python whitespace once the text is cleaned.
 #include "text/tokenizer.h"

@@ -13,8 +13,12 @@
 //    ideographs, NFD with category Mn removed, punctuation split (ASCII non-alphanumerics and P*),
 //    WordPiece (greedy longest match, "##" continuations, words over 100 code points -> [UNK],
 //    unmatchable words -> one [UNK]).
-// Unicode data comes from utf8proc (Unicode 15.0 in utf8proc 2.8), the same version as Python
-// 3.12's unicodedata; characters new in 15.0 are unassigned (so deleted) under Python 3.11.
+// Unicode data comes from utf8proc (Unicode 15.0 in utf8proc 2.8), the version of Python 3.12's
+// unicodedata. Against Python 3.11 (Unicode 14.0) the tables differ on exactly the 4,489 characters
+// new in 15.0 (category, case, decomposition, combining class agree everywhere else; compare with
+// tools/tok_unicode_dump.c + tools/tokenizer_ref.py --unicode-diff): Python 3.11 sees them as
+// unassigned and deletes them, here they are letters, marks, symbols... (e.g. the emoji U+1FA75,
+// CJK extension H U+31350-U+323AF -> [UNK]; U+2B739 is inside BERT's CJK blocks).
 //
 // Thread-safe: a Tokenizer is read-only after loading; every call allocates its own scratch
 // (one allocation per call, none per character).
