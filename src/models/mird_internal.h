@@ -1,0 +1,56 @@
+// mird_internal.h: the model's private state (modules, activations, gradient scratch); only the
+// model's own .c files include it.
+#pragma once
+#include "models/mird.h"
+
+typedef struct {
+    float *W, *b, *gW, *gb; // [out,in], [out]
+    int in, out;
+    char prefix[96];
+} Lin;
+
+typedef struct {
+    float *Wih, *Whh, *bih, *bhh, *gWih, *gWhh, *gbih, *gbhh; // [4H,D], [4H,H], [4H], [4H]
+    int D, H;
+    char prefix[96];
+} Cell;
+
+// parameter index ranges [start, end) in m->params, for has_grad marking
+enum { G_ENC_L = 0, G_ENC_AV, G_DEC, G_MULT, G_REG, G_N };
+
+struct MirdInternal {
+    int grp[G_N][2];
+    // modules
+    Bert bert_l, bert_m;
+    BertActs acts_l, acts_m;
+    Wsa wsa;
+    WsaActs wacts;
+    Lin enc_l_fc;          // encoder_l.encoder (BERT) or encoder_l.fc1 (LSTM)
+    float *emb_l, *gemb_l; // encoder_l.embedding.weight (LSTM text encoder)
+    Cell enc_cell[3];      // [0] encoder_l.lstm (LSTM text encoder), [1] encoder_a.lstm, [2] encoder_v.lstm
+    Lin enc_fc[3];         // [1] encoder_a.fc1, [2] encoder_v.fc1 ([0] unused)
+    Cell dec_cell[3];      // decoder_{l,a,v}.lstm
+    Lin dec_fc[3];         // decoder_{l,a,v}.fc1
+    Lin mult_fc;           // mult_encoder.encoder
+    Lin reg_fc1, reg_fc2;  // zy_to_y_fc1, zy_to_y_fc2
+    Club club[6];
+    ClubActs cacts[6];
+    // activations (B = Bmax rows)
+    int32_t *types0;                     // [B,Tl] zeros: encoder_l token types
+    float *mask_f;                       // [B,Tl] float text mask
+    float *dl_in, *dl_mask, *ddl, *dpool_l; // [B,H] encoder_l dropout output / mask / grads
+    float *temb, *dtemb;                 // [B,Tl,128] LSTM text encoder embeddings and their gradient
+    float *dm_in, *dm_mask, *ddm, *dpool_m; // [B,H] mult_encoder dropout output / mask / grads
+    float *dF, *dE;                      // [B,Tl,H] gradients of the WSA output / the embedding output
+    float *eh[3], *ec[3], *eact[3];      // encoder LSTMs: [B,T,z], [B,T,z], [B,T,4z]
+    float *edh[3], *elast[3], *edlast[3]; // [B,T,z], [B,z], [B,z]
+    float *dzin[3], *ddzin[3];           // decoder inputs [z_S; z_m] [B,Hd] and gradients
+    float *dh[3], *dc[3], *dact[3], *ddh[3]; // decoder LSTMs [B,T,Hd] (act [B,T,4Hd])
+    float *lstm_scratch;
+    float *lse;                          // [B*Tl] log-sum-exp of each text logit row
+    float *dxa, *dxv;                    // gradients of x_a_hat, x_v_hat
+    float *dz[3], *dzy;                  // gradients of zl, za, zv, zy
+    float *cat4, *dcat4;                 // [B, zy+zl+za+zv]
+    float *r1, *r1a, *r1d, *r1mask, *dr1, *dr1d; // [B,zy]
+    float *dyhat;                        // [B]
+};
