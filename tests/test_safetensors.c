@@ -196,6 +196,15 @@ static void test_writer_errors(void **state) {
     stw_free(&w);
     assert_int_equal(stw_write(&w, "build/no/such/dir/x.safetensors", err), -1);
     assert_one_line(err);
+    stw_meta(&w, "bad", "\xff\xfe");
+    assert_int_equal(stw_write(&w, path, err), -1);
+    assert_non_null(strstr(err, "UTF-8"));
+    stw_free(&w);
+    stw_add_f32(&w, "caf\xe9", 1, s, x); // Latin-1, not UTF-8
+    assert_int_equal(stw_write(&w, path, err), -1);
+    assert_non_null(strstr(err, "UTF-8"));
+    stw_free(&w);
+    assert_int_equal(access(path, F_OK), -1);
 }
 
 // Build a raw file from a header string and `dlen` data bytes.

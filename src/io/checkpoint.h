@@ -7,6 +7,7 @@
 #pragma once
 #include <stdio.h>
 
+#include "core/common.h"
 #include "core/params.h"
 #include "io/safetensors.h"
 

@@ -8,6 +8,7 @@
 #pragma once
 #include <jansson.h>
 
+#include "core/common.h"
 #include "core/params.h"
 #include "models/bert.h"
 

@@ -372,8 +372,15 @@ int stw_write(const StWriter *w, const char *path, char *err) {
     json_t *root = json_object();
     if (w->n_meta) {
         json_t *m = json_object();
-        for (int i = 0; i < w->n_meta; i++) json_object_set_new(m, w->meta_key[i], json_string(w->meta_val[i]));
         json_object_set_new(root, "__metadata__", m);
+        for (int i = 0; i < w->n_meta; i++) {
+            json_t *v = json_string(w->meta_val[i]);
+            if (!v || json_object_set_new(m, w->meta_key[i], v) != 0) {
+                json_decref(root);
+                errf(err, "%s: metadata '%.64s' is not valid UTF-8", path, w->meta_key[i]);
+                goto fail;
+            }
+        }
     }
     size_t off = 0;
     for (int k = 0; k < w->n; k++) {
