@@ -13,3 +13,5 @@ typedef struct {
 int cmd_version(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_disentangle(int argc, char **argv);

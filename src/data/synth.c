@@ -23,7 +23,8 @@ void synth_default(SynthConfig *c) {
     c->n[SYN_TRAIN] = 1284, c->n[SYN_VALID] = 229, c->n[SYN_TEST] = 686, c->n[SYN_UNLABELED] = 2568;
     c->Ta = 100, c->Tv = 40, c->Tl = 32;
     c->d_a = 33, c->d_v = 35;
-    c->view_noise = 0.5, c->spec_noise = 0.3, c->frame_noise = 0.3;
+    c->view_noise[0] = 0.35, c->view_noise[1] = 0.7, c->view_noise[2] = 0.7;
+    c->spec_noise = 0.3, c->frame_noise = 0.3;
     c->annot_noise = 0.6, c->clip_noise = 0.3;
     c->pad_front = 0;
     c->hidden = 64, c->layers = 2, c->heads = 2, c->z = 32;
@@ -38,8 +39,8 @@ int synth_check(const SynthConfig *c, char *err) {
     if (c->Tl < 8 || c->Tl > 512) return errf(err, "synth: --tl must be in [8, 512]");
     if (c->d_a < 1 || c->d_a > 100000 || c->d_v < 1 || c->d_v > 100000)
         return errf(err, "synth: --d-a and --d-v must be in [1, 100000]");
-    double nz[5] = {c->view_noise, c->spec_noise, c->frame_noise, c->annot_noise, c->clip_noise};
-    for (int i = 0; i < 5; i++)
+    double nz[7] = {c->view_noise[0], c->view_noise[1], c->view_noise[2], c->spec_noise, c->frame_noise, c->annot_noise, c->clip_noise};
+    for (int i = 0; i < 7; i++)
         if (!(nz[i] >= 0 && nz[i] <= 100)) return errf(err, "synth: noise levels must be in [0, 100]");
     if (c->hidden < 1 || c->layers < 1 || c->heads < 1 || c->z < 1 || c->hidden % c->heads)
         return errf(err, "synth: model sizes must be positive and --hidden divisible by --heads");
@@ -62,7 +63,7 @@ static const char *const VOCAB[] = {
     "at", "all", "would", "never", "recommend", "total", "waste", "time", "do", "watch", "watching", "watched",
     "probably", "skip", "worth", "money", "regret", "guess", "whatever", "check", "out", "must", "see",
     "highly", "especially", "mostly", "though", "director", "directed", "guy", "long", "with", "friend",
-    "friends", "felt", "seemed", "had", "in", "one", "by",
+    "friends", "felt", "seemed", "had", "in", "one", "by", "saw", "theater", "definite",
     // sentiment (shared factor s1)
     "terrible", "awful", "horrible", "dread", "bad", "boring", "disappoint", "poor", "weak", "dull",
     "mediocre", "forget", "okay", "fine", "average", "alright", "decent", "nice", "pleasant", "solid", "good",
@@ -293,14 +294,14 @@ static void gen_clip(const SynthConfig *c, const SynthWorld *w, Rng *r, char **t
     double s[2] = {f[0], f[1]}, l[2] = {f[2], f[3]}, a[2] = {f[4], f[5]}, v[2] = {f[6], f[7]};
     // each modality's noisy view: shared factors with view_noise, its own factors with spec_noise
     double sl[2], ll[2], pa[8], pv[8];
-    for (int k = 0; k < 2; k++) sl[k] = s[k] + c->view_noise * gauss(r), ll[k] = l[k] + c->spec_noise * gauss(r);
-    for (int k = 0; k < 2; k++) pa[k] = s[k] + c->view_noise * gauss(r), pa[2 + k] = a[k] + c->spec_noise * gauss(r);
-    for (int k = 0; k < 2; k++) pv[k] = s[k] + c->view_noise * gauss(r), pv[2 + k] = v[k] + c->spec_noise * gauss(r);
+    for (int k = 0; k < 2; k++) sl[k] = s[k] + c->view_noise[0] * gauss(r), ll[k] = l[k] + c->spec_noise * gauss(r);
+    for (int k = 0; k < 2; k++) pa[k] = s[k] + c->view_noise[1] * gauss(r), pa[2 + k] = a[k] + c->spec_noise * gauss(r);
+    for (int k = 0; k < 2; k++) pv[k] = s[k] + c->view_noise[2] * gauss(r), pv[2 + k] = v[k] + c->spec_noise * gauss(r);
     for (int k = 0; k < 2; k++) pa[4 + k] = gauss(r), pv[4 + k] = gauss(r); // nuisance (speaker, face)
     for (int k = 0; k < 2; k++) pa[6 + k] = TWO_PI * rng_uniform_double(r), pv[6 + k] = TWO_PI * rng_uniform_double(r);
 
     Text t;
-    gen_text(&t, r, sl, ll, c->view_noise);
+    gen_text(&t, r, sl, ll, c->view_noise[0]);
     *text = xstrdup(t.buf);
     *n_words = t.words;
 

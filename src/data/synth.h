@@ -31,7 +31,7 @@ typedef struct {
     int n[SYN_NSPLITS];    // clips per split (1284 / 229 / 686 / 2568)
     int Ta, Tv, Tl;        // padded frame counts; Tl = the text length models should use
     int d_a, d_v;          // feature sizes
-    double view_noise;     // per-clip noise on the shared factors, independent per modality
+    double view_noise[3];  // per-clip noise on the shared factors as text / audio / visual see them
     double spec_noise;     // per-clip noise on the modality-specific factors
     double frame_noise;    // per-frame feature noise
     double annot_noise;    // per-annotator rating noise
