@@ -20,7 +20,7 @@
 #define SYN_NFACT 8         // s1 s2 l1 l2 a1 a2 v1 v2
 #define SYN_NGROUPS 4       // S, L, A, V (2 factors each, in that order)
 #define SYN_GROUP_DIM 2
-#define SYN_LABEL_SCALE 2.0 // h -> y* = 3 tanh(h / SYN_LABEL_SCALE)
+#define SYN_LABEL_SCALE 1.8 // h -> y* = 3 tanh(h / SYN_LABEL_SCALE)
 extern const char *const SYN_GROUP_NAMES[SYN_NGROUPS]; // "S", "L", "A", "V"
 
 enum { SYN_TRAIN = 0, SYN_VALID = 1, SYN_TEST = 2, SYN_UNLABELED = 3, SYN_NSPLITS = 4 };
@@ -77,12 +77,6 @@ double synth_score(const float *f);
 // The vocabulary (BERT's vocab.txt layout: one token per line, id = line number): [PAD] [UNK]
 // [CLS] [SEP] [MASK], punctuation, words, "##" continuation pieces.
 int synth_vocab(const char *const **tokens);
-
-// The MMSA / MIRD.md metric set on predictions against labels.
-typedef struct {
-    double has0_acc2, has0_f1, non0_acc2, non0_f1, mae, corr, non0_mae, non0_corr, acc5, acc7;
-} SynthMetrics;
-void synth_metrics(const double *pred, const double *truth, int n, SynthMetrics *m);
 
 // Writes the whole benchmark into dir (created if missing): data.pkl, unlabeled.pkl, vocab.txt,
 // model.json, factors.safetensors, oracle.json, synth.json; each file atomically.

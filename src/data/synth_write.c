@@ -10,6 +10,7 @@
 #include "data/synth.h"
 #include "io/pickle_write.h"
 #include "io/safetensors.h"
+#include "train/metrics.h"
 
 #define JSON_FLAGS (JSON_INDENT(2) | JSON_REAL_PRECISION(6))
 
@@ -68,12 +69,6 @@ static void kept_free(Kept *k) {
     memset(k, 0, sizeof *k);
 }
 
-static json_t *metrics_json(const SynthMetrics *m) {
-    return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "has0_acc2", m->has0_acc2, "has0_f1",
-                     m->has0_f1, "non0_acc2", m->non0_acc2, "non0_f1", m->non0_f1, "mae", m->mae, "corr", m->corr,
-                     "non0_mae", m->non0_mae, "non0_corr", m->non0_corr, "acc5", m->acc5, "acc7", m->acc7);
-}
-
 static int write_json(json_t *j, const char *path, char *err) {
     AtomicFile af;
     if (atomic_open(&af, path, err)) return -1;
@@ -99,7 +94,7 @@ static void label_stats(const double *y, int n, double *mean, double *std, doubl
     *zero = n ? *zero / n : 0;
 }
 
-static json_t *oracle_json(const Kept kept[SYN_NSPLITS], SynthMetrics test_oracle[2]) {
+static json_t *oracle_json(const Kept kept[SYN_NSPLITS], Metrics test_oracle[2]) {
     double tmean, tstd, tmin, tmax, tz;
     label_stats(kept[SYN_TRAIN].labels_d, kept[SYN_TRAIN].n, &tmean, &tstd, &tmin, &tmax, &tz);
     // the majority sign of the non-zero train labels
@@ -110,35 +105,38 @@ static json_t *oracle_json(const Kept kept[SYN_NSPLITS], SynthMetrics test_oracl
         const Kept *s = &kept[k];
         double mean, std, mn, mx, zero;
         label_stats(s->labels_d, s->n, &mean, &std, &mn, &mx, &zero);
-        double *pred = xmalloc(sizeof(double) * (size_t)s->n), *pshared = xmalloc(sizeof(double) * (size_t)s->n);
-        double *pmaj = xmalloc(sizeof(double) * (size_t)s->n);
+        float *pred = xmalloc(sizeof(float) * ((size_t)s->n + 1)), *pshared = xmalloc(sizeof(float) * ((size_t)s->n + 1));
+        float *pmaj = xmalloc(sizeof(float) * ((size_t)s->n + 1));
         for (int i = 0; i < s->n; i++) {
-            pred[i] = tmean;
-            pmaj[i] = pos >= neg ? 1 : -1;
+            pred[i] = (float)tmean;
+            pmaj[i] = pos >= neg ? 1.0f : -1.0f;
             float f[SYN_NFACT] = {0};
             f[0] = s->factors[(size_t)i * SYN_NFACT], f[1] = s->factors[(size_t)i * SYN_NFACT + 1];
-            pshared[i] = synth_score(f);
+            pshared[i] = (float)synth_score(f);
         }
-        SynthMetrics mo, mc, ms, mm;
-        synth_metrics(s->score_d, s->labels_d, s->n, &mo);
-        synth_metrics(pred, s->labels_d, s->n, &mc);
-        synth_metrics(pshared, s->labels_d, s->n, &ms);
-        synth_metrics(pmaj, s->labels_d, s->n, &mm);
+        Metrics mo, mc, ms, mm;
+        metrics_compute(&mo, s->score, s->labels, s->n);
+        metrics_compute(&mc, pred, s->labels, s->n);
+        metrics_compute(&ms, pshared, s->labels, s->n);
+        metrics_compute(&mm, pmaj, s->labels, s->n);
         if (k == SYN_TEST) test_oracle[0] = mo, test_oracle[1] = mc;
         json_object_set_new(splits, SYN_SPLIT_NAMES[k],
-                            json_pack("{s:i, s:{s:f, s:f, s:f, s:f, s:f}, s:o, s:o, s:o, s:f, s:f}", "n", s->n,
-                                      "labels", "mean", mean, "std", std, "min", mn, "max", mx, "zero_fraction", zero,
-                                      "oracle", metrics_json(&mo), "chance", metrics_json(&mc), "oracle_shared_only",
-                                      metrics_json(&ms), "majority_sign_has0_acc2", mm.has0_acc2,
-                                      "majority_sign_non0_acc2", mm.non0_acc2));
+                            json_pack("{s:i, s:{s:f, s:f, s:f, s:f, s:f}, s:o, s:o, s:o, s:o}", "n", s->n, "labels",
+                                      "mean", mean, "std", std, "min", mn, "max", mx, "zero_fraction", zero, "oracle",
+                                      metrics_to_json(&mo), "chance", metrics_to_json(&mc), "oracle_shared_only",
+                                      metrics_to_json(&ms), "majority_sign", metrics_to_json(&mm)));
         free(pred), free(pshared), free(pmaj);
     }
+    char fn[256];
+    snprintf(fn, sizeof fn,
+             "y* = 3 tanh(h / %g), h = s1 (1 + 0.4 tanh s2) + 0.6 tanh(1.5 l1) + 0.5 tanh(1.5 a1) + 0.5 tanh(1.5 v1)",
+             SYN_LABEL_SCALE);
     return json_pack(
-        "{s:s, s:s, s:s, s:s, s:f, s:o}", "label_function",
-        "y* = 3 tanh(h / 2), h = s1 (1 + 0.4 tanh s2) + 0.6 tanh(1.5 l1) + 0.5 tanh(1.5 a1) + 0.5 tanh(1.5 v1)",
+        "{s:s, s:s, s:s, s:s, s:s, s:f, s:o}", "label_function", fn,
         "oracle", "predict y* from the true factors (the noiseless label function): the best achievable scores",
         "oracle_shared_only", "predict y* with l, a, v set to 0: what the shared factors alone give",
         "chance", "predict the train label mean for every clip (corr of a constant is reported as 0)",
+        "majority_sign", "predict +1 or -1, the majority sign of the non-zero train labels, for every clip",
         "train_label_mean", tmean, "splits", splits);
 }
 
@@ -219,7 +217,7 @@ int synth_write(const SynthConfig *c, const char *dir, FILE *summary, char *err)
     memset(kept, 0, sizeof kept);
     AtomicFile af;
     json_t *j = NULL;
-    SynthMetrics tm[2];
+    Metrics tm[2];
     memset(tm, 0, sizeof tm);
 
     // data.pkl: the three labeled splits, one generated at a time
@@ -298,7 +296,7 @@ int synth_write(const SynthConfig *c, const char *dir, FILE *summary, char *err)
                 "synth: train labels mean %.3f std %.3f range [%.2f, %.2f], %.1f%% zero\n"
                 "synth: test oracle MAE %.3f Corr %.3f Non0 Acc-2 %.3f | chance MAE %.3f Non0 Acc-2 %.3f\n",
                 dir, c->n[0], c->n[1], c->n[2], c->n[3], c->Ta, c->Tv, c->d_a, c->d_v, mean, std, mn, mx, 100 * zero,
-                tm[0].mae, tm[0].corr, tm[0].non0_acc2, tm[1].mae, tm[1].non0_acc2);
+                tm[0].v[MET_MAE], tm[0].v[MET_CORR], tm[0].v[MET_NON0_ACC2], tm[1].v[MET_MAE], tm[1].v[MET_NON0_ACC2]);
     }
     rc = 0;
 done:
