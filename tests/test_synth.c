@@ -17,6 +17,7 @@
 #include "io/pickle.h"
 #include "io/pickle_write.h"
 #include "io/safetensors.h"
+#include "models/mird_config.h"
 #include "testutil.h"
 #include "text/tokenizer.h"
 #include "train/metrics.h"
@@ -231,6 +232,17 @@ static void test_files_deterministic_and_parse(void **st) {
     assert_null(pk_dict_get(pickle_root(pk), "labels"));
     assert_int_equal(pk_dict_get(pickle_root(pk), "raw_text")->seq.n, c.n[SYN_UNLABELED]);
     pickle_free(pk);
+
+    // model.json is a valid model configuration for this data
+    MirdConfig mc;
+    snprintf(p, sizeof p, "%s/model.json", d1);
+    if (mird_config_load(&mc, p, err)) fail_msg("%s", err);
+    const char *const *tok;
+    assert_int_equal(mc.bert.vocab_size, synth_vocab(&tok));
+    assert_int_equal(mc.d_a, c.d_a);
+    assert_int_equal(mc.d_v, c.d_v);
+    assert_int_equal(mc.zy_size, c.z);
+    assert_int_equal(mc.bert.hidden_size, c.hidden);
 
     // the factor file matches the generator
     float *fac;
