@@ -238,11 +238,12 @@ static void test_sparsemax_forward(void **state) {
         {{1.0f, 0.5f, -1.0f, -2.0f}, {0.75f, 0.25f, 0.0f, 0.0f}},  // k = 2, tau = 0.25
         {{0.0f, 3.0f, 0.0f, 0.0f}, {0.0f, 1.0f, 0.0f, 0.0f}},      // k = 1, tau = 2
         {{0.1f, 0.1f, 0.1f, 0.1f}, {0.25f, 0.25f, 0.25f, 0.25f}},  // uniform
+        {{2.0f, 1.0f, 0.5f, 1.0f}, {1.0f, 0.0f, 0.0f, 0.0f}},      // ties at exactly max - 1: k = 1
         {{0.5f, 0.2f, 0.1f, -5.0f}, {0.5f + 0.2f / 3, 0.2f + 0.2f / 3, 0.1f + 0.2f / 3, 0.0f}}, // tau = -0.2/3
-        {{-1.0f, 2.0f, 1.5f, 1.8f}, {0.0f, 0.5f - 0.1f / 3, 0.0f + 0.2f / 3, 0.3f + 0.2f / 3 - 0.1f / 3 + 0.0f / 3}},
+        {{-1.0f, 2.0f, 1.5f, 1.8f}, {0.0f, 0.0f, 0.0f, 0.0f}}, // filled below
     };
     // last case: sorted 2, 1.8, 1.5, -1: k = 3 (1 + 3*1.5 = 5.5 > 5.3), tau = (5.3 - 1) / 3 = 1.4333
-    cases[4].p[1] = 2.0f - 4.3f / 3, cases[4].p[2] = 1.5f - 4.3f / 3, cases[4].p[3] = 1.8f - 4.3f / 3;
+    cases[5].p[1] = 2.0f - 4.3f / 3, cases[5].p[2] = 1.5f - 4.3f / 3, cases[5].p[3] = 1.8f - 4.3f / 3;
     for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++) {
         float o[4];
         sparsemax_forward(o, cases[t].z, 1, 4);

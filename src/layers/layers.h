@@ -3,6 +3,10 @@
 // activation and scratch buffer), and backward functions ACCUMULATE (+=) into every gradient
 // buffer they are given (a NULL gradient pointer means "not needed", e.g. no dinp for the first
 // layer). Row-major everywhere; "N" is the number of rows (batch * time when flattened).
+// Every matrix product goes through core/matmul.h; element-wise loops are OpenMP-parallel above a
+// size threshold. Outputs may alias inputs only where a comment says so.
+// Tests: tests/test_layers.c, test_attention.c, test_lstm.c (finite differences, double references),
+// tests/test_layers_golden.c (PyTorch), tools/mutation_check.py (sign flips in every backward).
 #pragma once
 #include <stdint.h>
 
@@ -14,14 +18,16 @@ void linear_forward(float *out, const float *inp, const float *W, const float *b
 void linear_backward(float *dinp, float *dW, float *db, const float *dout, const float *inp, const float *W,
                      int N, int IC, int OC);
 
-// ---- layer norm over the last dimension C: out = (x - mean) * rstd * w + b
-// mean[N], rstd[N] are saved for backward.
+// ---- layer norm over the last dimension C: out = (x - mean) * rstd * w + b, PyTorch semantics:
+// biased variance (divide by C), rstd = 1 / sqrt(var + eps). mean[N], rstd[N] are saved for backward.
+// out may alias inp in the forward (but the backward needs inp).
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
                        int N, int C, float eps);
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                         const float *mean, const float *rstd, int N, int C);
 
 // ---- element-wise activations over n values. Backward: dinp += dout * f'(.)
+// Forwards may run in place (out == inp); each backward takes what its comment names (inp or out).
 void gelu_forward(float *out, const float *inp, long n); // exact: x * 0.5 * (1 + erf(x / sqrt 2))
 void gelu_backward(float *dinp, const float *dout, const float *inp, long n);
 void relu_forward(float *out, const float *inp, long n);
@@ -32,15 +38,19 @@ void sigmoid_forward(float *out, const float *inp, long n);
 void sigmoid_backward(float *dinp, const float *dout, const float *out, long n);
 
 // ---- softmax / sparsemax along the last dimension of a [rows, n] matrix
+// softmax: exp(x - max) / sum (max-subtracted, so large logits are safe); may run in place.
 void softmax_forward(float *out, const float *inp, int rows, int n);
 void softmax_backward(float *dinp, const float *dout, const float *out, int rows, int n);
-// Sparsemax (Martins & Astudillo 2016): Euclidean projection onto the simplex.
+// Sparsemax (Martins & Astudillo 2016): Euclidean projection onto the simplex: sort descending,
+// k = max{k : 1 + k z_(k) > sum_{j<=k} z_(j)}, tau = (sum_{j<=k} z_(j) - 1) / k, out = max(z - tau, 0).
+// No scratch: the sort runs in the out row, so out must NOT alias inp.
 void sparsemax_forward(float *out, const float *inp, int rows, int n);
 // Jacobian on the support S (out > 0) is I - 1 1^T / |S|: dinp_i += [i in S] (dout_i - mean_{S} dout)
 void sparsemax_backward(float *dinp, const float *dout, const float *out, int rows, int n);
 
 // ---- inverted dropout: mask[n] gets 0 or 1/(1-p) drawn from rng; out = inp * mask.
-// p == 0 (or rng == NULL, i.e. eval mode) fills mask with 1 and copies.
+// p == 0 (or rng == NULL, i.e. eval mode) fills mask with 1 and copies; p >= 1 drops everything.
+// The mask is drawn sequentially from rng (reproducible whatever the thread count); may run in place.
 void dropout_forward(float *out, float *mask, const float *inp, long n, float p, Rng *rng);
 void dropout_backward(float *dinp, const float *dout, const float *mask, long n);
 
@@ -53,10 +63,13 @@ void embedding_backward(float *dtable, const float *dout, const int32_t *ids, in
 // q, k, v, out: [B, T, C], C = NH * hs, head h uses channels [h*hs, (h+1)*hs).
 // mask: [B, T] additive term on the KEY axis (e.g. (1 - m) * -10000), or NULL.
 // probs: [B, NH, T, T] = softmax(q k^T / sqrt(hs) + mask), saved for backward.
-// drop_mask: [B, NH, T, T] dropout mask on probs (values 0 or 1/(1-p)) or NULL for none.
+// drop_mask: [B, NH, T, T] dropout mask on probs (values 0 or 1/(1-p)) or NULL for none;
+// out = (probs * drop_mask) v per head. probs keeps the UNdropped softmax (the backward needs it).
+// No scratch: the dropped product uses a 16 KiB tile on each thread's stack. OpenMP over B * NH.
 void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
                        const float *mask, const float *drop_mask, int B, int T, int C, int NH);
-// scratch: [B, NH, T, T] work buffer.
+// scratch: [B, NH, T, T] work buffer (contents on entry do not matter). The mask is a constant (no
+// gradient). dq, dk, dv may each be NULL.
 void attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *probs,
                         const float *drop_mask, const float *q, const float *k, const float *v, int B, int T,
                         int C, int NH);
@@ -65,7 +78,10 @@ void attention_backward(float *dq, float *dk, float *dv, float *scratch, const f
 //   gates = x_t Wih^T + bih + h_{t-1} Whh^T + bhh ; i,f,o = sigmoid ; g = tanh
 //   c_t = f * c_{t-1} + i * g ; h_t = o * tanh(c_t)
 // Saved state for backward (all [B, T, *]): act[B,T,4H] activated gates, c[B,T,H], h[B,T,H].
-// Encoder: inputs x[B,T,D]; the caller reads the last state h[:, T-1, :].
+// Wih[4H,D], Whh[4H,H], bih[4H], bhh[4H] as in PyTorch's state_dict (gate rows i, f, g, o).
+// Backward: dh is read-only; every gradient pointer may be NULL; nothing is allocated.
+// Encoder: inputs x[B,T,D]; the caller reads the last state h[:, T-1, :]. The input projection of all
+// T steps is one GEMM into act, then one GEMM per step adds h_{t-1} Whh^T.
 void lstm_encoder_forward(float *h, float *c, float *act, const float *x, const float *Wih, const float *Whh,
                           const float *bih, const float *bhh, int B, int T, int D, int H);
 // dh[B,T,H]: gradient arriving at each h_t from outside (zeros except the last step for an encoder).
@@ -89,6 +105,7 @@ void lstm_decoder_backward(float *dz, float *dWih, float *dWhh, float *dbih, flo
 float mse_forward(const float *pred, const float *target, long n);
 void mse_backward(float *dpred, const float *pred, const float *target, long n, float scale);
 // cross entropy of logits[N,V] against targets[N], mean over the N rows.
-// probs[N,V] receives softmax(logits) (saved for backward).
+// probs[N,V] receives softmax(logits) (saved for backward); loss rows use max + log(sum exp(x - max)).
+// targets must lie in [0, V) (no ignore_index: MIRD averages over every position, pads included).
 float cross_entropy_forward(float *probs, const float *logits, const int32_t *targets, int N, int V);
 void cross_entropy_backward(float *dlogits, const float *probs, const int32_t *targets, int N, int V, float scale);

@@ -3,6 +3,8 @@
 // tau = (sum_{j<=k} z_(j) - 1) / k, p = max(z - tau, 0).
 // The sort uses the output row as its work space (in-place heapsort: no allocation, unlike qsort,
 // which may call malloc), so the forward needs no scratch buffer.
+#include <math.h>
+
 #include "layers/layers.h"
 
 static void sift_down(float *a, int start, int end) { // max-heap on a[start..end)
@@ -34,12 +36,19 @@ void sparsemax_forward(float *out, const float *inp, int rows, int n) {
     for (int r = 0; r < rows; r++) {
         const float *z = inp + (long)r * n;
         float *o = out + (long)r * n;
-        for (int i = 0; i < n; i++) o[i] = z[i];
-        heapsort_ascending(o, n); // o[n-1] is the largest: z_(k) = o[n-k]
+        // tau >= max - 1 (k = 1 satisfies the condition), so entries <= max - 1 are never in the
+        // support and never reach k: only the m candidates above it are sorted. The prefix sums and
+        // k are exactly those of the full sort; rows with a peaked distribution sort only a few values.
+        float mx = -INFINITY;
+        for (int i = 0; i < n; i++) mx = z[i] > mx ? z[i] : mx;
+        int m = 0;
+        for (int i = 0; i < n; i++)
+            if ((double)z[i] > (double)mx - 1.0) o[m++] = z[i]; // exact comparison in double
+        heapsort_ascending(o, m); // o[m-1] is the largest: z_(j) = o[m-j]
         double cum = 0, cum_k = 0;
         int k = 0;
-        for (int j = 1; j <= n; j++) {
-            double zk = o[n - j];
+        for (int j = 1; j <= m; j++) {
+            double zk = o[m - j];
             cum += zk;
             if (1.0 + j * zk > cum) k = j, cum_k = cum;
         }
