@@ -619,7 +619,7 @@ def random_batch(rs, cfg, B, B_l, Tl, Ta, Tv, pad=True, ids_dtype=np.int64):
 
 
 def write_case(d, seed, B=4, B_l=2, Tl=6, Ta=7, Tv=5, pad=True, fusion="WSA", text_encoder="bert",
-               ids_dtype=np.int64, paper=False, steps=2, expected=True):
+               ids_dtype=np.int64, paper=False, steps=2, expected=True, lr=1e-5, mi_lr=1e-3, wd=0.01, K=5):
     os.makedirs(d, exist_ok=True)
     rs = np.random.RandomState(seed)
     torch.manual_seed(seed)
@@ -635,16 +635,95 @@ def write_case(d, seed, B=4, B_l=2, Tl=6, Ta=7, Tv=5, pad=True, fusion="WSA", te
     st_save(os.path.join(d, "batch.safetensors"), bt)
     if expected:
         batch, bl = load_batch(os.path.join(d, "batch.safetensors"))
-        out = debug_step(model, est, batch, bl, steps=steps)
+        out = debug_step(model, est, batch, bl, steps=steps, lr=lr, mi_lr=mi_lr, wd=wd, K=K)
         st_save(os.path.join(d, "expected.safetensors"), out)
+        with open(os.path.join(d, "args"), "w") as f:  # the debug-step flags of this case
+            f.write("--steps %d --lr %r --mi-lr %r --weight-decay %r --club-steps %d\n" % (steps, lr, mi_lr, wd, K))
 
 
 GOLDEN_CASES = [
     # name, kwargs
     ("base", dict(seed=1, B=4, B_l=2, pad=True, fusion="WSA")),
     ("nolabel_wa", dict(seed=2, B=3, B_l=0, pad=True, fusion="WA", ids_dtype=np.int32)),
-    ("lstm_full", dict(seed=3, B=4, B_l=4, pad=False, fusion="WSA", text_encoder="lstm")),
+    # large rates so that the parameter comparison after two steps tests the optimisers too
+    ("lstm_full", dict(seed=3, B=4, B_l=4, pad=False, fusion="WSA", text_encoder="lstm", lr=1e-2, mi_lr=1e-2,
+                       wd=0.1, K=3)),
 ]
+
+
+def tensor_error(name, got, exp):
+    """max |got - exp| / max(max |exp|, floor) and its tolerance: the rule tests/test_mird.c uses.
+    Floors: gradients 1e-5 (some are exactly 0 in exact arithmetic, e.g. attention key biases, and
+    carry only rounding noise), MI estimates 1e-2 (differences of O(1) terms), others 1e-6."""
+    floor = 1e-5 if name.startswith("grad.") else 1e-2 if name.startswith("mi.") else 1e-6
+    scale = max(float(np.abs(exp).max()) if exp.size else 0.0, floor)
+    err = float(np.abs(exp - got).max()) / scale if exp.size else 0.0
+    return err, (1e-3 if name.startswith("grad.") else 1e-4)
+
+
+def compare(got_path, exp_path):
+    """Error of each tensor relative to the expected tensor's scale; tolerances as the tests use."""
+    got, _ = st_load(got_path)
+    exp, _ = st_load(exp_path)
+    bad = 0
+    worst = {}
+    for k in sorted(exp):
+        if k not in got:
+            print("MISSING", k)
+            bad += 1
+            continue
+        e = exp[k].astype(np.float64).reshape(-1)
+        g = got[k].astype(np.float64).reshape(-1)
+        if e.shape != g.shape:
+            print("SHAPE", k, got[k].shape, exp[k].shape)
+            bad += 1
+            continue
+        err, tol = tensor_error(k, g, e)
+        kind = k.split(".")[0] if "." in k else k
+        if err > worst.get(kind, (0, ""))[0]:
+            worst[kind] = (err, k)
+        if not err <= tol:
+            print("FAIL %-70s rel err %.3g (tol %g)" % (k, err, tol))
+            bad += 1
+    for kind, (err, k) in sorted(worst.items()):
+        print("worst %-10s %.3g  %s" % (kind, err, k))
+    print("%d tensors, %d out of tolerance" % (len(exp), bad))
+    return 1 if bad else 0
+
+
+OPTIM_SHAPES = [("a.weight", (5, 4)), ("a.bias", (5,)), ("b.LayerNorm.weight", (3,)), ("late.weight", (2, 3))]
+
+
+def optim_golden(path, steps=3):
+    """AdamW (transformers formula, lr 0.1, wd 0.1) and torch.optim.Adam (lr 0.05) over a few
+    tensors for `steps` steps; late.weight has no gradient at step 0 (p.grad is None)."""
+    rs = np.random.RandomState(5)
+    out = {}
+    init = {n: rs.randn(*s).astype(np.float32) for n, s in OPTIM_SHAPES}
+    grads = [{n: (rs.randn(*s) * 10.0 ** rs.randint(-3, 1)).astype(np.float32) for n, s in OPTIM_SHAPES}
+             for _ in range(steps)]
+    for n in init:
+        out["init." + n] = init[n]
+        for t in range(steps):
+            out["grad.%d.%s" % (t, n)] = grads[t][n]
+    for kind in ("adamw", "adam"):
+        ps = {n: torch.nn.Parameter(torch.from_numpy(init[n].copy())) for n in init}
+        decay = [p for n, p in ps.items() if not any(s in n for s in ("bias", "LayerNorm.weight", "LayerNorm.bias"))]
+        nodecay = [p for n, p in ps.items() if any(s in n for s in ("bias", "LayerNorm.weight", "LayerNorm.bias"))]
+        if kind == "adamw":
+            opt = AdamW([{"params": decay, "weight_decay": 0.1}, {"params": nodecay, "weight_decay": 0.0}], lr=0.1)
+        else:
+            opt = torch.optim.Adam(list(ps.values()), lr=0.05)
+        for t in range(steps):
+            opt.zero_grad()
+            for n, p in ps.items():
+                if t == 0 and n == "late.weight":
+                    continue
+                p.grad = torch.from_numpy(grads[t][n].copy())
+            opt.step()
+        for n, p in ps.items():
+            out["%s.%s" % (kind, n)] = p.detach().numpy().copy()
+    st_save(path, out)
 
 
 def main():
@@ -672,6 +751,11 @@ def main():
     r.add_argument("--Tv", type=int, default=5)
     r.add_argument("--fusion", default="WSA")
     r.add_argument("--text-encoder", default="bert")
+    og = sub.add_parser("optim-golden")
+    og.add_argument("out")
+    cm = sub.add_parser("compare")
+    cm.add_argument("got")
+    cm.add_argument("expected")
     a = ap.parse_args()
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     if a.mode == "debug-step":
@@ -682,6 +766,10 @@ def main():
     elif a.mode == "golden":
         for name, kw in GOLDEN_CASES:
             write_case(os.path.join(a.outdir, "mird_" + name), **kw)
+    elif a.mode == "optim-golden":
+        optim_golden(a.out)
+    elif a.mode == "compare":
+        return compare(a.got, a.expected)
     else:
         write_case(a.dir, a.seed, B=a.B, B_l=a.B_l, Tl=a.Tl, Ta=a.Ta, Tv=a.Tv, fusion=a.fusion,
                    text_encoder=a.text_encoder, paper=a.paper, expected=False)

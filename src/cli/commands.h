@@ -15,3 +15,5 @@ int cmd_plot(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_disentangle(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_debug_step(int argc, char **argv);

@@ -190,7 +190,7 @@ int mird_create(Mird *m, const MirdConfig *cfg, int Bmax, int Tl, int Ta, int Tv
     in->dm_in = falloc(B * H), in->dm_mask = falloc(B * H), in->dpool_m = falloc(B * H), in->ddm = falloc(B * H);
     in->dF = falloc(BTl * H), in->dE = falloc(BTl * H);
     const int T[3] = {Tl, Ta, Tv};
-    int lstm_max = 0;
+    long lstm_scr = 0;
     for (int k = 0; k < 3; k++) {
         int z = zsize(c, k), t = T[k];
         in->eh[k] = falloc(B * t * z), in->ec[k] = falloc(B * t * z), in->eact[k] = falloc(B * t * 4 * z);
@@ -199,10 +199,11 @@ int mird_create(Mird *m, const MirdConfig *cfg, int Bmax, int Tl, int Ta, int Tv
         in->dzin[k] = falloc(B * Hd), in->ddzin[k] = falloc(B * Hd);
         in->dh[k] = falloc(B * t * Hd), in->dc[k] = falloc(B * t * Hd), in->dact[k] = falloc(B * t * 4 * Hd);
         in->ddh[k] = falloc(B * t * Hd);
-        if (Hd > lstm_max) lstm_max = Hd;
-        if (z > lstm_max) lstm_max = z;
+        long s1 = lstm_decoder_scratch_size(Bmax, t, Hd), s2 = lstm_encoder_scratch_size(Bmax, t, z);
+        if (s1 > lstm_scr) lstm_scr = s1;
+        if (s2 > lstm_scr) lstm_scr = s2;
     }
-    in->lstm_scratch = falloc(B * 6 * (size_t)lstm_max);
+    in->lstm_scratch = falloc((size_t)lstm_scr);
     m->x_l_hat = falloc(BTl * (size_t)V);
     in->lse = falloc(BTl);
     m->x_a_hat = falloc(B * Ta * c->d_a), in->dxa = falloc(B * Ta * c->d_a);

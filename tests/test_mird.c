@@ -1,0 +1,446 @@
+// test_mird.c: the MIRD model against its PyTorch reference (tools/mird_ref.py):
+//  - golden `mird debug-step` runs (2 steps, dropout off) on tiny random models: outputs and losses
+//    within 1e-4 and gradients within 1e-3 of each tensor's scale, parameters after both steps within
+//    1e-4 (cases: padded masks + WSA; no labeled row + WA fusion + I32 ids; LSTM text encoder with
+//    large learning rates so that the parameters test the optimisers);
+//  - finite differences of the authors' sparsemax and of the WSA / WA fusion module;
+//  - the parameter-has-gradient rule (B_l = 0), batch validation, configuration parsing, init,
+//    and the command-line errors of `mird init` / `mird debug-step`.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/common.h"
+#include "io/safetensors.h"
+#include "models/mird.h"
+#include "models/wsa.h"
+#include "testutil.h"
+
+// ---------------------------------------------------------------- helpers
+static char tmpdir[64];
+
+static const char *tmp_path(const char *name) {
+    static char buf[4][256];
+    static int k = 0;
+    k = (k + 1) % 4;
+    if (!tmpdir[0]) {
+        strcpy(tmpdir, "/tmp/mird_test_XXXXXX");
+        if (!mkdtemp(tmpdir)) fail_msg("mkdtemp failed");
+    }
+    snprintf(buf[k], sizeof(buf[k]), "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+static const char *mird_bin(void) {
+    const char *b = getenv("MIRD_BIN");
+    return b && *b ? b : "build/mird";
+}
+
+static int run_cmd(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run_cmd(const char *fmt, ...) {
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static float *tensor_f32(const StFile *f, const StTensor *t) {
+    char err[MIRD_ERRLEN];
+    float *x = falloc(t->numel ? t->numel : 1);
+    if (st_to_f32(f, t, x, t->numel, err)) fail_msg("%s", err);
+    return x;
+}
+
+// The comparison rule of tools/mird_ref.py (tensor_error): max |got - exp| / max(max |exp|, floor).
+static int compare_outputs(const char *got_path, const char *exp_path, const char *tag) {
+    char err[MIRD_ERRLEN];
+    StFile g, e;
+    if (st_open(&g, got_path, err)) fail_msg("%s", err);
+    if (st_open(&e, exp_path, err)) fail_msg("%s", err);
+    int bad = 0;
+    double worst[4] = {0, 0, 0, 0}; // outputs/losses, grads, params, mi
+    for (int i = 0; i < st_count(&e); i++) {
+        const StTensor *te = st_tensor(&e, i);
+        const StTensor *tg = st_find(&g, te->name);
+        if (!tg) {
+            printf("%s: missing %s\n", tag, te->name);
+            bad++;
+            continue;
+        }
+        if (tg->numel != te->numel || tg->ndim != te->ndim) {
+            printf("%s: %s has the wrong shape\n", tag, te->name);
+            bad++;
+            continue;
+        }
+        float *a = tensor_f32(&g, tg), *b = tensor_f32(&e, te);
+        int isgrad = !strncmp(te->name, "grad.", 5), ismi = !strncmp(te->name, "mi.", 3),
+            isparam = !strncmp(te->name, "param.", 6);
+        double floor = isgrad ? 1e-5 : ismi ? 1e-2 : 1e-6, tol = isgrad ? 1e-3 : 1e-4;
+        double r = rel_err_scale(a, b, (long)te->numel, floor);
+        int k = isgrad ? 1 : isparam ? 2 : ismi ? 3 : 0;
+        if (r > worst[k]) worst[k] = r;
+        if (!(r <= tol)) {
+            printf("%s: %s rel err %.3g > %g\n", tag, te->name, r, tol);
+            bad++;
+        }
+        free(a), free(b);
+    }
+    printf("%s: %d tensors; worst rel err outputs %.2g, grads %.2g, params %.2g, mi %.2g\n", tag, st_count(&e),
+           worst[0], worst[1], worst[2], worst[3]);
+    st_close(&g);
+    st_close(&e);
+    return bad;
+}
+
+static void golden_case(const char *name) {
+    char dir[256], args[512] = "", path[300];
+    snprintf(dir, sizeof(dir), "tests/fixtures/%s", name);
+    snprintf(path, sizeof(path), "%s/args", dir);
+    FILE *f = fopen(path, "r");
+    if (!f || !fgets(args, sizeof(args), f)) fail_msg("cannot read %s", path);
+    fclose(f);
+    args[strcspn(args, "\n")] = 0;
+    const char *out = tmp_path("out.safetensors");
+    int rc = run_cmd("%s debug-step --checkpoint %s/ckpt.safetensors --batch %s/batch.safetensors --out %s %s",
+                     mird_bin(), dir, dir, out, args);
+    assert_int_equal(rc, 0);
+    snprintf(path, sizeof(path), "%s/expected.safetensors", dir);
+    assert_int_equal(compare_outputs(out, path, name), 0);
+    unlink(out);
+}
+
+static void test_golden_base(void **state) {
+    (void)state;
+    golden_case("mird_base");
+}
+static void test_golden_nolabel_wa(void **state) {
+    (void)state;
+    golden_case("mird_nolabel_wa");
+}
+static void test_golden_lstm_full(void **state) {
+    (void)state;
+    golden_case("mird_lstm_full");
+}
+
+// ---------------------------------------------------------------- sparsemax
+static void test_sparsemax_values(void **state) {
+    (void)state;
+    float in[4][3] = {{3, 1, 0.5f}, {1, 1, 0}, {0, 0, 0}, {-5, 2, 2.25f}};
+    float want[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0}, {1 / 3.0f, 1 / 3.0f, 1 / 3.0f}, {0, 0.375f, 0.625f}};
+    float out[12], info[16], scratch[3];
+    official_sparsemax_forward(out, info, &in[0][0], 4, 3, scratch);
+    for (int i = 0; i < 12; i++) assert_true(fabsf(out[i] - (&want[0][0])[i]) < 1e-6f);
+    // gradient on the support {0, 1} of row 1: I - 11^T/2; the third entry gets nothing
+    float g[12] = {0}, d[12] = {0};
+    g[3] = 1.0f;
+    official_sparsemax_backward(d, g, &in[0][0], info, 4, 3);
+    assert_true(fabsf(d[3] - 0.5f) < 1e-6f && fabsf(d[4] + 0.5f) < 1e-6f && d[5] == 0.0f);
+}
+
+typedef struct {
+    float *x, *out, *info, *w, *scratch;
+    int rows, n;
+} SmCtx;
+
+static double sm_loss(void *p) {
+    SmCtx *c = p;
+    official_sparsemax_forward(c->out, c->info, c->x, c->rows, c->n, c->scratch);
+    return dot_d(c->out, c->w, (long)c->rows * c->n);
+}
+
+static void test_sparsemax_gradcheck(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 21, 0);
+    SmCtx c = {0};
+    c.rows = 8, c.n = 9;
+    long N = (long)c.rows * c.n;
+    c.x = falloc(N), c.out = falloc(N), c.info = falloc(c.rows * 4), c.w = falloc(N), c.scratch = falloc(c.n);
+    fill_normal(c.x, N, 1.0f, &r);
+    fill_normal(c.w, N, 1.0f, &r);
+    float *d = falloc(N);
+    sm_loss(&c);
+    official_sparsemax_backward(d, c.w, c.x, c.info, c.rows, c.n);
+    assert_int_equal(gradcheck("sparsemax", sm_loss, &c, c.x, d, N, 1e-4, 1e-2, 1e-3, N), 0);
+    free(c.x), free(c.out), free(c.info), free(c.w), free(c.scratch), free(d);
+}
+
+// ---------------------------------------------------------------- WSA module
+typedef struct {
+    Wsa m;
+    WsaActs a;
+    ParamSet ps;
+    float *E, *XA, *XV, *w;
+    int B, Tl, Ta, Tv;
+} WsaCtx;
+
+static double wsa_loss(void *p) {
+    WsaCtx *c = p;
+    wsa_forward(&c->m, &c->a, c->E, c->XA, c->XV, c->B, c->Tl, c->Ta, c->Tv, NULL);
+    return dot_d(c->a.out, c->w, (long)c->B * c->Tl * c->m.H);
+}
+
+static void wsa_check(int softmax, float beta) {
+    Rng r;
+    rng_seed(&r, 31 + softmax, 0);
+    WsaCtx c;
+    memset(&c, 0, sizeof(c));
+    int H = 6, da = 3, dv = 4;
+    c.B = 2, c.Tl = 3, c.Ta = 5, c.Tv = 4;
+    params_init(&c.ps);
+    wsa_register(&c.m, &c.ps, "WSA.", H, da, dv, beta, 0.5f, softmax);
+    params_alloc(&c.ps);
+    wsa_bind(&c.m, &c.ps);
+    fill_normal(c.ps.data, (long)c.ps.total, 0.5f, &r);
+    for (int h = 0; h < H; h++) c.m.w.ln_w[h] = 1.0f + 0.2f * rng_normal(&r);
+    wsa_acts_init(&c.a, &c.m, c.B, c.Tl, c.Ta, c.Tv);
+    long nE = (long)c.B * c.Tl * H;
+    c.E = falloc(nE), c.w = falloc(nE), c.XA = falloc((size_t)c.B * c.Ta * da), c.XV = falloc((size_t)c.B * c.Tv * dv);
+    fill_normal(c.E, nE, 1.0f, &r);
+    fill_normal(c.w, nE, 1.0f, &r);
+    fill_normal(c.XA, (long)c.B * c.Ta * da, 1.0f, &r);
+    fill_normal(c.XV, (long)c.B * c.Tv * dv, 1.0f, &r);
+    // a zero-padded tail of frames, as in real batches
+    memset(c.XA + (size_t)(c.Ta - 2) * da, 0, 2 * da * sizeof(float));
+    float *dE = falloc(nE);
+    params_zero_grad(&c.ps);
+    wsa_loss(&c);
+    int clipped = 0;
+    for (int t = 0; t < c.B * c.Tl; t++) clipped += c.a.alpha[t] < 1.0f;
+    wsa_backward(&c.m, &c.a, dE, c.w, c.E, c.XA, c.XV, c.B, c.Tl, c.Ta, c.Tv);
+    int bad = gradcheck(softmax ? "WA dE" : "WSA dE", wsa_loss, &c, c.E, dE, nE, 1e-3, 2e-2, 2e-3, 36);
+    for (int i = 0; i < c.ps.n; i++) {
+        const ParamInfo *pi = &c.ps.p[i];
+        bad += gradcheck(pi->name, wsa_loss, &c, c.ps.data + pi->offset, c.ps.grad + pi->offset, (long)pi->numel,
+                         1e-3, 2e-2, 2e-3, 24);
+    }
+    printf("%s (beta %.2f): %d of %d tokens with alpha < 1\n", softmax ? "WA" : "WSA", beta, clipped, c.B * c.Tl);
+    free(dE), free(c.E), free(c.w), free(c.XA), free(c.XV);
+    wsa_acts_free(&c.a);
+    params_free(&c.ps);
+    assert_int_equal(bad, 0);
+}
+
+static void test_wsa_gradcheck(void **state) {
+    (void)state;
+    wsa_check(0, 1.0f);
+    wsa_check(0, 0.3f);
+}
+static void test_wa_gradcheck(void **state) {
+    (void)state;
+    wsa_check(1, 1.0f);
+}
+
+// ---------------------------------------------------------------- model API
+static void tiny_config(MirdConfig *c) {
+    char err[MIRD_ERRLEN];
+    const char *js = "{\"bert\": {\"vocab_size\": 30, \"hidden_size\": 8, \"num_hidden_layers\": 1,"
+                     " \"num_attention_heads\": 2, \"intermediate_size\": 12, \"max_position_embeddings\": 16},"
+                     " \"d_a\": 3, \"d_v\": 4, \"zy_size\": 5, \"zl_size\": 4, \"za_size\": 3, \"zv_size\": 2,"
+                     " \"club_hidden\": 6, \"unknown_key\": 1}";
+    if (mird_config_from_string(c, js, "tiny", err)) fail_msg("%s", err);
+}
+
+static void test_config(void **state) {
+    (void)state;
+    MirdConfig c;
+    char err[MIRD_ERRLEN];
+    assert_int_equal(mird_config_from_string(&c, "{}", "t", err), 0);
+    assert_int_equal(c.d_a, 33);
+    assert_int_equal(c.d_v, 709);
+    assert_int_equal(c.zy_size, 64);
+    assert_int_equal(c.club_hidden, 32);
+    assert_int_equal(c.bert.hidden_size, 768);
+    assert_int_equal(c.fusion, MIRD_FUSION_WSA);
+    assert_int_equal(c.text_encoder, MIRD_TEXT_BERT);
+    assert_true(c.dropout_prob == 0.5f && c.dropout_l == 0.5f && c.dropout_multi == 0.5f && c.zy_to_y_dropout == 0.5f);
+    assert_int_equal(mird_config_from_string(&c, "{\"fusion\": \"WA\", \"text_encoder\": \"lstm\"}", "t", err), 0);
+    assert_int_equal(c.fusion, MIRD_FUSION_WA);
+    assert_int_equal(c.text_encoder, MIRD_TEXT_LSTM);
+    const char *badjs[] = {"{\"fusion\": \"MAG\"}", "{\"d_a\": 0}", "{\"d_a\": 1.5}", "{\"dropout_l\": 1.0}",
+                           "{\"bert\": {\"hidden_size\": 10, \"num_attention_heads\": 3}}", "[1]", "{"};
+    for (size_t i = 0; i < sizeof(badjs) / sizeof(badjs[0]); i++) {
+        err[0] = 0;
+        assert_int_equal(mird_config_from_string(&c, badjs[i], "cfg.json", err), -1);
+        assert_true(strstr(err, "cfg.json") != NULL);
+    }
+    // round trip through JSON
+    tiny_config(&c);
+    char *s = mird_config_to_string(&c);
+    MirdConfig d;
+    assert_int_equal(mird_config_from_string(&d, s, "t", err), 0);
+    assert_int_equal(d.bert.hidden_size, 8);
+    assert_int_equal(d.zv_size, 2);
+    free(s);
+}
+
+typedef struct {
+    int32_t ids[24], mask[24], types[24];
+    float ac[4 * 5 * 3], vi[4 * 3 * 4], labels[4];
+    MirdBatch b;
+} TinyBatch;
+
+static void tiny_batch(TinyBatch *t, int B, int B_l, Rng *r) {
+    int Tl = 6, Ta = 5, Tv = 3;
+    for (int i = 0; i < B * Tl; i++) {
+        t->ids[i] = 1 + (int)rng_below(r, 29);
+        t->mask[i] = (i % Tl) < 4 || (i / Tl) == 0;
+        if (!t->mask[i]) t->ids[i] = 0;
+        t->types[i] = 0;
+    }
+    fill_normal(t->ac, B * Ta * 3, 1.0f, r);
+    fill_normal(t->vi, B * Tv * 4, 1.0f, r);
+    fill_normal(t->labels, 4, 1.0f, r);
+    MirdBatch b = {t->ids, t->mask, t->types, t->ac, t->vi, t->labels, B, B_l, Tl, Ta, Tv};
+    t->b = b;
+}
+
+static void test_model_api(void **state) {
+    (void)state;
+    MirdConfig c;
+    tiny_config(&c);
+    char err[MIRD_ERRLEN];
+    Mird m;
+    assert_int_equal(mird_create(&m, &c, 4, 6, 5, 3, err), 0);
+    mird_init_weights(&m, 7);
+    // names and shapes of a few official tensors
+    assert_true(params_find(&m.params, "encoder_l.bert.embeddings.word_embeddings.weight") >= 0);
+    assert_true(params_find(&m.params, "mult_encoder.model.WSA.W_hv.weight") >= 0);
+    assert_true(params_find(&m.params, "mult_encoder.model.WSA.LayerNorm.bias") >= 0);
+    assert_true(params_find(&m.params, "decoder_a.lstm.weight_ih") >= 0);
+    assert_int_equal(m.params.p[params_find(&m.params, "decoder_l.fc1.weight")].shape[0], 30);
+    assert_int_equal(m.params.p[params_find(&m.params, "decoder_v.lstm.weight_hh")].shape[0], 4 * (5 + 2));
+    assert_int_equal(m.params.p[params_find(&m.params, "zy_to_y_fc1.weight")].shape[1], 5 + 4 + 3 + 2);
+    assert_int_equal(m.est.n, 48);
+    assert_int_equal(m.est.p[params_find(&m.est, "club_yv.p_mu.2.weight")].shape[0], 2);
+    assert_int_equal(m.est.p[params_find(&m.est, "club_yv.p_mu.0.weight")].shape[1], 5);
+    // init: LSTM weights within 1/sqrt(h), Linear weights ~N(0, 0.02), LayerNorm 1 / 0, biases 0
+    const float *wih = params_data(&m.params, "encoder_v.lstm.weight_ih");
+    for (int i = 0; i < 4 * 2 * 4; i++) assert_true(fabsf(wih[i]) <= 1.0f / sqrtf(2.0f));
+    const float *fc = params_data(&m.params, "decoder_l.fc1.weight");
+    double s2 = 0;
+    for (int i = 0; i < 30 * 9; i++) s2 += (double)fc[i] * fc[i];
+    assert_true(sqrt(s2 / 270) > 0.014 && sqrt(s2 / 270) < 0.026);
+    assert_true(params_data(&m.params, "mult_encoder.model.WSA.LayerNorm.weight")[3] == 1.0f);
+    assert_true(params_data(&m.params, "zy_to_y_fc1.bias")[0] == 0.0f);
+
+    Rng r;
+    rng_seed(&r, 5, RNG_STREAM_DATA);
+    TinyBatch tb;
+    tiny_batch(&tb, 4, 0, &r);
+    assert_int_equal(mird_check_batch(&m, &tb.b, err), 0);
+    // no labeled row: the regressor gets no gradient and AdamW leaves it alone
+    float fc2 = params_data(&m.params, "zy_to_y_fc2.weight")[0];
+    MirdStepOpts o = mird_step_defaults();
+    o.lr = 1e-2f;
+    mird_train_step(&m, &tb.b, &o, NULL);
+    assert_int_equal(m.loss.has_pred, 0);
+    assert_true(isfinite(m.loss.total));
+    assert_int_equal(m.has_grad[params_find(&m.params, "zy_to_y_fc2.weight")], 0);
+    assert_int_equal(m.has_grad[params_find(&m.params, "decoder_l.fc1.weight")], 1);
+    assert_true(params_data(&m.params, "zy_to_y_fc2.weight")[0] == fc2);
+    // the [PAD] row gets no gradient
+    const float *gw = params_grad(&m.params, "mult_encoder.model.embeddings.word_embeddings.weight");
+    for (int h = 0; h < 8; h++) assert_true(gw[h] == 0.0f);
+    // with labels the regressor trains; the official estimator mode runs too (train mode)
+    Rng drop;
+    rng_seed(&drop, 1, RNG_STREAM_DROPOUT);
+    tiny_batch(&tb, 4, 2, &r);
+    o.club_mode = MIRD_CLUB_OFFICIAL;
+    mird_train_step(&m, &tb.b, &o, &drop);
+    assert_int_equal(m.loss.has_pred, 1);
+    assert_true(params_data(&m.params, "zy_to_y_fc2.weight")[0] != fc2);
+    assert_true(isfinite(m.loss.est_loss));
+    // predictions of a smaller batch in eval mode are deterministic
+    tiny_batch(&tb, 3, 3, &r);
+    mird_forward(&m, &tb.b, MIRD_FWD_PREDICT, MIRD_OBJ_LOG, NULL);
+    float y0 = m.y_hat[2];
+    mird_forward(&m, &tb.b, MIRD_FWD_PREDICT, MIRD_OBJ_LOG, NULL);
+    assert_true(m.y_hat[2] == y0);
+    // ablation objectives run
+    for (int k = 1; k <= 4; k++) {
+        o.objective = (MirdObjective)k;
+        mird_train_step(&m, &tb.b, &o, &drop);
+        assert_true(isfinite(m.loss.total));
+    }
+    // batch validation
+    tb.ids[1] = 30;
+    assert_int_equal(mird_check_batch(&m, &tb.b, err), -1);
+    tb.ids[1] = 1;
+    tb.mask[2] = 2;
+    assert_int_equal(mird_check_batch(&m, &tb.b, err), -1);
+    tb.mask[2] = 1;
+    tb.b.B = 5;
+    assert_int_equal(mird_check_batch(&m, &tb.b, err), -1);
+    mird_free(&m);
+}
+
+// ---------------------------------------------------------------- command line
+static void test_cli(void **state) {
+    (void)state;
+    const char *bin = mird_bin();
+    const char *cfg = tmp_path("cfg.json"), *ck = tmp_path("ck.safetensors"), *out = tmp_path("o.safetensors");
+    FILE *f = fopen(cfg, "w");
+    fprintf(f, "{\"bert\": {\"vocab_size\": 40, \"hidden_size\": 16, \"num_hidden_layers\": 2,"
+               " \"num_attention_heads\": 2, \"intermediate_size\": 24, \"max_position_embeddings\": 16},"
+               " \"d_a\": 5, \"d_v\": 7, \"zy_size\": 6, \"zl_size\": 5, \"za_size\": 4, \"zv_size\": 7,"
+               " \"club_hidden\": 8}\n");
+    fclose(f);
+    assert_int_equal(run_cmd("%s init --config %s --seed 3 --out %s", bin, cfg, ck), 0);
+    // the fresh checkpoint runs with a golden batch of the same sizes
+    assert_int_equal(run_cmd("%s debug-step --checkpoint %s --batch tests/fixtures/mird_base/batch.safetensors "
+                             "--out %s --steps 2 --club-steps 2",
+                             bin, ck, out),
+                     0);
+    struct stat st;
+    assert_int_equal(stat(out, &st), 0);
+    unlink(out);
+    // usage errors: 2; failures: 1, with no output file left behind
+    assert_int_equal(run_cmd("%s debug-step --checkpoint %s --out %s 2>/dev/null", bin, ck, out), 2);
+    assert_int_equal(run_cmd("%s debug-step --checkpoint %s --batch x --out %s --steps 0 2>/dev/null", bin, ck, out),
+                     2);
+    assert_int_equal(run_cmd("%s debug-step --bogus 2>/dev/null", bin), 2);
+    assert_int_equal(run_cmd("%s init --config %s 2>/dev/null", bin, cfg), 2);
+    assert_int_equal(run_cmd("%s debug-step --checkpoint %s --batch %s --out %s 2>/dev/null", bin, ck, cfg, out), 1);
+    assert_int_equal(run_cmd("%s debug-step --checkpoint %s --batch tests/fixtures/mird_base/batch.safetensors "
+                             "--out %s 2>/dev/null",
+                             bin, cfg, out),
+                     1);
+    // a batch whose feature sizes do not fit the model (d_a 3 instead of 5)
+    f = fopen(cfg, "w");
+    fprintf(f, "{\"bert\": {\"vocab_size\": 40, \"hidden_size\": 16, \"num_hidden_layers\": 1,"
+               " \"num_attention_heads\": 2, \"intermediate_size\": 24, \"max_position_embeddings\": 16},"
+               " \"d_a\": 3, \"d_v\": 7}\n");
+    fclose(f);
+    assert_int_equal(run_cmd("%s init --config %s --out %s", bin, cfg, ck), 0);
+    assert_int_equal(run_cmd("%s debug-step --checkpoint %s --batch tests/fixtures/mird_base/batch.safetensors "
+                             "--out %s 2>/dev/null",
+                             bin, ck, out),
+                     1);
+    assert_int_equal(stat(out, &st), -1);
+    f = fopen(cfg, "w");
+    fprintf(f, "{\"fusion\": \"nope\"}\n");
+    fclose(f);
+    assert_int_equal(run_cmd("%s init --config %s --out %s 2>/dev/null", bin, cfg, ck), 1);
+    unlink(cfg), unlink(ck);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden_base),        cmocka_unit_test(test_golden_nolabel_wa),
+        cmocka_unit_test(test_golden_lstm_full),   cmocka_unit_test(test_sparsemax_values),
+        cmocka_unit_test(test_sparsemax_gradcheck), cmocka_unit_test(test_wsa_gradcheck),
+        cmocka_unit_test(test_wa_gradcheck),       cmocka_unit_test(test_config),
+        cmocka_unit_test(test_model_api),          cmocka_unit_test(test_cli),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    if (tmpdir[0]) rmdir(tmpdir);
+    return rc;
+}
