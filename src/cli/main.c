@@ -14,6 +14,8 @@ static const Command COMMANDS[] = {
     {"tokenize", cmd_tokenize, "BERT (uncased) token ids of stdin lines"},
     {"disentangle", cmd_disentangle, "R^2 of learned latents against the factors of a synth data set"},
     {"synth", cmd_synth, "write the built-in synthetic benchmark (data, vocabulary, model config, oracle)"},
+    {"inspect", cmd_inspect, "summarise a dataset file or a checkpoint as JSON"},
+    {"convert", cmd_convert, "dataset pickle -> memory-mappable .mird file"},
 };
 
 static void usage(FILE *f) {

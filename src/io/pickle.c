@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 // ---- arena: bump allocation in blocks, freed at once
 typedef struct Block {
@@ -55,6 +57,16 @@ const char *pickle_name(const Pickle *pk) { return pk ? pk->name : ""; }
 const uint8_t *pickle_data(const Pickle *pk, size_t *n) {
     if (n) *n = pk->n;
     return pk->data;
+}
+
+void pickle_release(const Pickle *pk, const void *p, size_t n) {
+    if (!pk || !pk->mapped || !pk->mf.base_) return;
+    uintptr_t lo = (uintptr_t)pk->mf.base_, hi = lo + pk->mf.map_size_, a = (uintptr_t)p, b = a + n;
+    if (a < lo || b > hi || b < a) return;
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    a = (a + pg - 1) / pg * pg;
+    b = b / pg * pg;
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
 // ---- parser state

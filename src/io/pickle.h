@@ -95,6 +95,11 @@ PkObj *pickle_root(const Pickle *pk);
 const char *pickle_name(const Pickle *pk);
 // Input bytes the tree points into (for range checks and madvise by readers of big payloads).
 const uint8_t *pickle_data(const Pickle *pk, size_t *n);
+// Hint that bytes [p, p + n) of a file-mapped input will not be read again soon: the whole pages
+// inside are dropped from this process's memory (MADV_DONTNEED; they are re-read from the file if
+// touched again). A no-op for pickle_parse input or ranges outside the input. Readers that convert
+// a big payload into their own buffer call it behind them, so peak memory stays near one copy.
+void pickle_release(const Pickle *pk, const void *p, size_t n);
 // Arena allocation that lives as long as the Pickle (used by readers that must decode a payload).
 void *pickle_alloc(Pickle *pk, size_t n);
 

@@ -248,6 +248,19 @@ void pk_array_to_f32(const PkArray *a, size_t begin, size_t n, float *dst) {
 }
 
 void pk_array_to_f64(const PkArray *a, size_t begin, size_t n, double *dst) {
+    if (a->dtype.kind == 'f' && !a->dtype.big_endian && !a->fortran) {
+        if (a->dtype.itemsize == 8) {
+            memcpy(dst, a->data + 8 * begin, 8 * n);
+            return;
+        }
+        const uint8_t *p = a->data + 4 * begin;
+        for (size_t i = 0; i < n; i++) {
+            float f;
+            memcpy(&f, p + 4 * i, 4);
+            dst[i] = f;
+        }
+        return;
+    }
     for (size_t i = 0; i < n; i++) dst[i] = pk_array_at(a, begin + i);
 }
 
