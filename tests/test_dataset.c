@@ -12,6 +12,7 @@
 
 #include "core/common.h"
 #include "data/dataset.h"
+#include "io/safetensors.h"
 #include "testutil.h"
 
 #define FIX "tests/fixtures/pickle/"
@@ -206,6 +207,46 @@ static void test_truncated_dataset(void **st) {
     assert_one_line(err);
 }
 
+// Random byte mutations of dataset pickles: loads or fails with one line, never crashes (sanitizers).
+static void test_mutated_datasets(void **st) {
+    (void)st;
+    const char *files[] = {FIX "mmsa_p4_text_bert.pkl", FIX "mird_p2_f64_fortran.pkl", FIX "mird_p5_fortran_be.pkl"};
+    Rng r;
+    rng_seed(&r, 11, RNG_STREAM_DATA);
+    char path[400];
+    snprintf(path, sizeof(path), "%s/mut.pkl", tmpdir);
+    int loaded = 0, refused = 0;
+    for (int fi = 0; fi < 3; fi++) {
+        char *data, err[MIRD_ERRLEN];
+        size_t n;
+        if (read_file_all(files[fi], &data, &n, err)) fail_msg("%s", err);
+        for (int it = 0; it < 300; it++) {
+            char *m = malloc(n);
+            memcpy(m, data, n);
+            int flips = 1 + (int)rng_below(&r, 3);
+            for (int k = 0; k < flips; k++) m[2 + rng_below(&r, (uint32_t)n - 2)] = (char)rng_u64(&r);
+            FILE *f = fopen(path, "wb");
+            fwrite(m, 1, n, f);
+            fclose(f);
+            free(m);
+            Dataset ds;
+            err[0] = 0;
+            if (dataset_load(&ds, path, NULL, err) == 0) {
+                json_t *j = dataset_inspect(&ds);
+                json_decref(j);
+                dataset_free(&ds);
+                loaded++;
+            } else {
+                assert_one_line(err);
+                refused++;
+            }
+        }
+        free(data);
+    }
+    printf("mutations: %d loaded, %d refused\n", loaded, refused);
+    assert_true(refused > 0);
+}
+
 static void test_tokenized_raw_text(void **st) {
     (void)st;
     const char *vocab = shared_data("bert-base-uncased-vocab.txt");
@@ -307,6 +348,24 @@ static void test_cli_inspect_and_convert(void **st) {
     assert_int_equal(run_mird(a6, NULL, NULL), 2);
     char *a7[] = {"convert", FIX "mird_p4_f32.pkl", NULL};
     assert_int_equal(run_mird(a7, NULL, NULL), 2);
+    // a safetensors file that is not a dataset is inspected as a checkpoint
+    char ck[400];
+    snprintf(ck, sizeof(ck), "%s/ck.safetensors", tmpdir);
+    StWriter w;
+    stw_init(&w);
+    float x[6] = {1, 2, 3, 4, 5, 6};
+    int64_t shape[2] = {2, 3};
+    stw_add_f32(&w, "zy_to_y_fc1.weight", 2, shape, x);
+    char err[MIRD_ERRLEN];
+    if (stw_write(&w, ck, err)) fail_msg("%s", err);
+    stw_free(&w);
+    char *a8[] = {"inspect", "--json", ck, NULL};
+    assert_int_equal(run_mird(a8, out, NULL), 0);
+    got = load_json(out);
+    assert_string_equal(json_string_value(json_object_get(got, "format")), "checkpoint");
+    json_t *sh = json_object_get(json_object_get(got, "tensors"), "zy_to_y_fc1.weight");
+    assert_int_equal(json_integer_value(json_array_get(sh, 1)), 3);
+    json_decref(got);
 }
 
 // ---- peak memory: an unlabeled pickle with one big float audio array, written here
@@ -432,6 +491,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixtures_match_numpy),   cmocka_unit_test(test_bad_files_refused),
         cmocka_unit_test(test_truncated_dataset),      cmocka_unit_test(test_tokenized_raw_text),
+        cmocka_unit_test(test_mutated_datasets),
         cmocka_unit_test(test_cli_inspect_and_convert), cmocka_unit_test(test_peak_memory_big_pickle),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

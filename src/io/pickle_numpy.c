@@ -105,6 +105,7 @@ static int payload(Pickle *pk, const PkObj *o, const char *what, const uint8_t *
         *data = out;
         *n = k;
         *copied = 1;
+        pickle_release(pk, s->s.p, s->s.len); // the decoded copy replaces the mapped text
         return 0;
     }
     if (pk_is_call_of(o, "builtins.bytes") || pk_is_call_of(o, "builtins.bytearray")) {
