@@ -177,6 +177,12 @@ static void test_rare_opcodes(void **st) {
     assert_int_equal(geti(t->seq.v[7]), 0);
     pickle_free(pk);
 
+    // LONG_BINPUT / LONG_BINGET
+    static const uint8_t lp[] = {0x80, 4, 'K', 9, 'r', 5, 0, 0, 0, '0', 'j', 5, 0, 0, 0, '.'};
+    if (parse_bytes(&pk, lp, sizeof(lp), NULL, err)) fail_msg("%s", err);
+    assert_int_equal(geti(pickle_root(pk)), 9);
+    pickle_free(pk);
+
     // ( N ( K1 1(POP_MARK) ( K2 2(DUP) l(LIST) ( K3 K4 d(DICT) \x8f(EMPTY_SET) ( K5 \x90(ADDITEMS)
     //   ( K6 \x91(FROZENSET) ( 0(POP drops the empty mark) t .
     static const uint8_t b[] = {0x80, 4, '(', 'N', '(', 'K', 1, '1', '(', 'K', 2, '2', 'l', '(', 'K', 3, 'K', 4, 'd',
@@ -351,6 +357,8 @@ static void test_limits_and_errors(void **st) {
     free(deep);
     static const uint8_t bigput[] = {0x80, 4, 'N', 'r', 0xf0, 0xff, 0xff, 0xff, '.'};
     expect_error(bigput, sizeof(bigput), NULL, "memo index");
+    static const uint8_t sparse[] = {0x80, 4, 'N', 'r', 0x00, 0x00, 0x10, 0x00, '.'};
+    expect_error(sparse, sizeof(sparse), NULL, "objects made");
     static const uint8_t noget[] = {0x80, 4, 'h', 3, '.'};
     expect_error(noget, sizeof(noget), NULL, "never stored");
     static const uint8_t many[] = {0x80, 4, ']', ']', ']', ']', ']', '.'};

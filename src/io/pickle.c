@@ -272,6 +272,10 @@ static int memo_put(P *s, uint64_t idx) {
     PkObj *o;
     if (top(s, &o)) return -1;
     if (idx >= s->o.max_memo) return fail(s, "memo index %llu over the limit %zu", (unsigned long long)idx, s->o.max_memo);
+    // Picklers number memo entries 0, 1, 2, ...: an index far beyond the objects made so far would
+    // only inflate the (dense) memo table, so it is refused; the table stays proportional to the input.
+    if (idx > 2 * (uint64_t)s->nobj + 1024)
+        return fail(s, "memo index %llu with only %zu objects made", (unsigned long long)idx, s->nobj);
     if (idx >= s->memo_cap) {
         size_t cap = s->memo_cap ? s->memo_cap : 64;
         while (cap <= idx) cap *= 2;
