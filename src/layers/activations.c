@@ -1,57 +1,53 @@
 // activations.c: element-wise GELU (exact erf form, as PyTorch's default), ReLU, tanh, sigmoid.
+// The transcendental ones use vmath.h so that the loops vectorise.
 #include <math.h>
 
 #include "layers/layers.h"
+#include "layers/vmath.h"
 
 #define PAR_CHEAP 65536 // below this many elements a parallel region costs more than it saves
 #define PAR_TRANS 8192  // for transcendental functions
 
 void gelu_forward(float *out, const float *inp, long n) {
-#pragma omp parallel for if (n > PAR_TRANS) schedule(static)
-    for (long i = 0; i < n; i++) {
-        float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
-    }
+#pragma omp parallel for simd if (n > PAR_TRANS) schedule(static)
+    for (long i = 0; i < n; i++) out[i] = inp[i] * vgelu_cdf(inp[i]);
 }
 
 // d/dx [x Phi(x)] = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi)
 void gelu_backward(float *dinp, const float *dout, const float *inp, long n) {
-    const float inv_sqrt_2pi = 0.3989422804014327f;
-#pragma omp parallel for if (n > PAR_TRANS) schedule(static)
+#pragma omp parallel for simd if (n > PAR_TRANS) schedule(static)
     for (long i = 0; i < n; i++) {
         float x = inp[i];
-        float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
-        float pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
-        dinp[i] += dout[i] * (cdf + x * pdf);
+        dinp[i] += dout[i] * (vgelu_cdf(x) + x * vgelu_pdf(x));
     }
 }
 
 void relu_forward(float *out, const float *inp, long n) {
-#pragma omp parallel for if (n > PAR_CHEAP) schedule(static)
+#pragma omp parallel for simd if (n > PAR_CHEAP) schedule(static)
     for (long i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 
 void relu_backward(float *dinp, const float *dout, const float *out, long n) {
-#pragma omp parallel for if (n > PAR_CHEAP) schedule(static)
+#pragma omp parallel for simd if (n > PAR_CHEAP) schedule(static)
     for (long i = 0; i < n; i++) dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
 void tanh_forward(float *out, const float *inp, long n) {
-#pragma omp parallel for if (n > PAR_TRANS) schedule(static)
-    for (long i = 0; i < n; i++) out[i] = tanhf(inp[i]);
+#pragma omp parallel for simd if (n > PAR_TRANS) schedule(static)
+    for (long i = 0; i < n; i++) out[i] = vtanhf(inp[i]);
 }
 
 void tanh_backward(float *dinp, const float *dout, const float *out, long n) {
-#pragma omp parallel for if (n > PAR_CHEAP) schedule(static)
+#pragma omp parallel for simd if (n > PAR_CHEAP) schedule(static)
     for (long i = 0; i < n; i++) dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
 }
 
 void sigmoid_forward(float *out, const float *inp, long n) {
-#pragma omp parallel for if (n > PAR_TRANS) schedule(static)
-    for (long i = 0; i < n; i++) out[i] = 1.0f / (1.0f + expf(-inp[i]));
+#pragma omp parallel for simd if (n > PAR_TRANS) schedule(static)
+    for (long i = 0; i < n; i++) out[i] = vsigmoidf(inp[i]);
 }
 
 void sigmoid_backward(float *dinp, const float *dout, const float *out, long n) {
-#pragma omp parallel for if (n > PAR_CHEAP) schedule(static)
+#pragma omp parallel for simd if (n > PAR_CHEAP) schedule(static)
     for (long i = 0; i < n; i++) dinp[i] += dout[i] * out[i] * (1.0f - out[i]);
 }

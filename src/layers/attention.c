@@ -6,6 +6,7 @@
 
 #include "core/matmul.h"
 #include "layers/layers.h"
+#include "layers/vmath.h"
 
 // Work space for probs * drop_mask in the forward, on the stack of each thread (16 KiB):
 // the product (P o M) V is taken in blocks of rows x key columns that fit it.
@@ -33,8 +34,9 @@ void attention_forward(float *out, float *probs, const float *q, const float *k,
             float mx = -INFINITY;
             for (int j = 0; j < T; j++) mx = row[j] > mx ? row[j] : mx;
             float s = 0;
+#pragma omp simd reduction(+ : s)
             for (int j = 0; j < T; j++) {
-                row[j] = expf(row[j] - mx);
+                row[j] = vexpf(row[j] - mx);
                 s += row[j];
             }
             float inv = 1.0f / s;

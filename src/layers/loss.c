@@ -2,6 +2,7 @@
 #include <math.h>
 
 #include "layers/layers.h"
+#include "layers/vmath.h"
 
 float mse_forward(const float *pred, const float *target, long n) {
     double s = 0;
@@ -29,8 +30,9 @@ float cross_entropy_forward(float *probs, const float *logits, const int32_t *ta
         float mx = -INFINITY;
         for (int i = 0; i < V; i++) mx = x[i] > mx ? x[i] : mx;
         float s = 0;
+#pragma omp simd reduction(+ : s)
         for (int i = 0; i < V; i++) {
-            p[i] = expf(x[i] - mx);
+            p[i] = vexpf(x[i] - mx);
             s += p[i];
         }
         float inv = 1.0f / s;

@@ -11,11 +11,10 @@
 
 #include "core/matmul.h"
 #include "layers/layers.h"
+#include "layers/vmath.h"
 
 long lstm_encoder_scratch_size(int B, int T, int H) { return (long)B * T * 4 * H + 2L * B * H; }
 long lstm_decoder_scratch_size(int B, int T, int H) { return (long)B * T * 4 * H + 2L * B * H + 4L * H * H; }
-
-static inline float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 // act[b, 0..T) = bih + bhh for every step
 static void fill_bias(float *act, const float *bih, const float *bhh, long rows, int G) {
@@ -26,20 +25,30 @@ static void fill_bias(float *act, const float *bih, const float *bhh, long rows,
     }
 }
 
+// One cell of the forward: activates the gates of row a in place, writes c_t and h_t.
+static inline void cell_forward(float *a, float *ct, float *ht, int H, int j, float cprev) {
+    float ig = vsigmoidf(a[j]), fg = vsigmoidf(a[H + j]), gg = vtanhf(a[2 * H + j]), og = vsigmoidf(a[3 * H + j]);
+    a[j] = ig, a[H + j] = fg, a[2 * H + j] = gg, a[3 * H + j] = og;
+    float cc = fg * cprev + ig * gg;
+    ct[j] = cc;
+    ht[j] = og * vtanhf(cc);
+}
+
 // Step t's pre-activations in act[:, t] -> activated gates (in place), c[:, t], h[:, t].
+// Two loops so that c_{t-1} is never read at t = 0 (no conditional loads in the vector loop).
 static void step_forward(float *act, float *c, float *h, int B, int T, int H, int t) {
     int G = 4 * H;
 #pragma omp parallel for if (B * H > 8192) schedule(static)
     for (int b = 0; b < B; b++) {
         float *a = act + ((long)b * T + t) * G;
         float *ct = c + ((long)b * T + t) * H, *ht = h + ((long)b * T + t) * H;
-        const float *cp = t ? ct - H : NULL;
-        for (int j = 0; j < H; j++) {
-            float ig = sigm(a[j]), fg = sigm(a[H + j]), gg = tanhf(a[2 * H + j]), og = sigm(a[3 * H + j]);
-            a[j] = ig, a[H + j] = fg, a[2 * H + j] = gg, a[3 * H + j] = og;
-            float cc = ig * gg + (cp ? fg * cp[j] : 0.0f);
-            ct[j] = cc;
-            ht[j] = og * tanhf(cc);
+        if (t) {
+            const float *cp = ct - H; // c_{t-1}
+#pragma omp simd
+            for (int j = 0; j < H; j++) cell_forward(a, ct, ht, H, j, cp[j]);
+        } else {
+#pragma omp simd
+            for (int j = 0; j < H; j++) cell_forward(a, ct, ht, H, j, 0.0f);
         }
     }
 }
@@ -72,6 +81,20 @@ void lstm_decoder_forward(float *h, float *c, float *act, const float *z, const 
     }
 }
 
+// One cell of the backward (see step_backward).
+static inline void cell_backward(float *dg, float *dhb, float *dcb, const float *a, const float *ct,
+                                 const float *dht, int H, int j, float cprev) {
+    float ig = a[j], fg = a[H + j], gg = a[2 * H + j], og = a[3 * H + j];
+    float tc = vtanhf(ct[j]);
+    float dhh = dht[j] + dhb[j];                        // dL/dh_t: from outside + from step t+1
+    float dc = dcb[j] + dhh * og * (1.0f - tc * tc);    // dL/dc_t: from step t+1 + through h_t
+    dg[j] = dc * gg * ig * (1.0f - ig);                 // input gate
+    dg[H + j] = dc * cprev * fg * (1.0f - fg);          // forget gate
+    dg[2 * H + j] = dc * ig * (1.0f - gg * gg);         // cell candidate
+    dg[3 * H + j] = dhh * tc * og * (1.0f - og);        // output gate
+    dcb[j] = dc * fg;                                   // dL/dc_{t-1}
+}
+
 // Step t of the backward: dhn[B,H] holds dL/dh_t from step t+1 and dcn[B,H] dL/dc_t from step t+1
 // (zeros at t = T-1). Writes d(pre-activation gates) into dG[:, t] and dcn := dL/dc_{t-1}.
 static void step_backward(float *dG, float *dhn, float *dcn, const float *dh, const float *c, const float *act,
@@ -82,17 +105,13 @@ static void step_backward(float *dG, float *dhn, float *dcn, const float *dh, co
         long r = (long)b * T + t;
         const float *a = act + r * G, *ct = c + r * H, *dht = dh + r * H;
         float *dg = dG + r * G, *dhb = dhn + (long)b * H, *dcb = dcn + (long)b * H;
-        for (int j = 0; j < H; j++) {
-            float ig = a[j], fg = a[H + j], gg = a[2 * H + j], og = a[3 * H + j];
-            float tc = tanhf(ct[j]);
-            float cp = t ? ct[j - H] : 0.0f;
-            float dhh = dht[j] + dhb[j];
-            float dc = dcb[j] + dhh * og * (1.0f - tc * tc);
-            dg[j] = dc * gg * ig * (1.0f - ig);
-            dg[H + j] = dc * cp * fg * (1.0f - fg);
-            dg[2 * H + j] = dc * ig * (1.0f - gg * gg);
-            dg[3 * H + j] = dhh * tc * og * (1.0f - og);
-            dcb[j] = dc * fg;
+        if (t) {
+            const float *cp = ct - H;
+#pragma omp simd
+            for (int j = 0; j < H; j++) cell_backward(dg, dhb, dcb, a, ct, dht, H, j, cp[j]);
+        } else {
+#pragma omp simd
+            for (int j = 0; j < H; j++) cell_backward(dg, dhb, dcb, a, ct, dht, H, j, 0.0f);
         }
     }
 }

@@ -2,6 +2,7 @@
 #include <math.h>
 
 #include "layers/layers.h"
+#include "layers/vmath.h"
 
 void softmax_forward(float *out, const float *inp, int rows, int n) {
 #pragma omp parallel for if ((long)rows * n > 16384) schedule(static)
@@ -11,8 +12,9 @@ void softmax_forward(float *out, const float *inp, int rows, int n) {
         float mx = -INFINITY;
         for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
         float s = 0;
+#pragma omp simd reduction(+ : s)
         for (int i = 0; i < n; i++) {
-            o[i] = expf(x[i] - mx);
+            o[i] = vexpf(x[i] - mx);
             s += o[i];
         }
         float inv = 1.0f / s;
