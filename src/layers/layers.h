@@ -28,7 +28,9 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
 
 // ---- element-wise activations over n values. Backward: dinp += dout * f'(.)
 // Forwards may run in place (out == inp); each backward takes what its comment names (inp or out).
-void gelu_forward(float *out, const float *inp, long n); // exact: x * 0.5 * (1 + erf(x / sqrt 2))
+// GELU is the exact erf form x * Phi(x) = x * 0.5 * (1 + erf(x / sqrt 2)) (not the tanh approximation);
+// exp/erf/tanh/sigmoid come from layers/vmath.h (vectorisable; errors listed there, ~1e-7 relative).
+void gelu_forward(float *out, const float *inp, long n);
 void gelu_backward(float *dinp, const float *dout, const float *inp, long n);
 void relu_forward(float *out, const float *inp, long n);
 void relu_backward(float *dinp, const float *dout, const float *out, long n); // uses out > 0
