@@ -19,3 +19,4 @@ int cmd_init(int argc, char **argv);
 int cmd_debug_step(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_bench(int argc, char **argv);

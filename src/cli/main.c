@@ -11,6 +11,7 @@ static const Command COMMANDS[] = {
     {"plot", cmd_plot, "redraw the SVG charts of a training run"},
     {"init", cmd_init, "write a freshly initialised MIRD checkpoint"},
     {"debug-step", cmd_debug_step, "golden-test training steps with dropout off (outputs, grads, params)"},
+    {"bench", cmd_bench, "time training steps (per-stage breakdown, peak memory; JSON last line)"},
     {"tokenize", cmd_tokenize, "BERT (uncased) token ids of stdin lines"},
     {"disentangle", cmd_disentangle, "R^2 of learned latents against the factors of a synth data set"},
     {"synth", cmd_synth, "write the built-in synthetic benchmark (data, vocabulary, model config, oracle)"},

@@ -1,0 +1,309 @@
+// cmd_bench.c: `mird bench --checkpoint CKPT --batch BATCH.safetensors [--steps N]
+//   [--club-mode once|official] [--threads T] [--seed S] [--json]`
+// INTERFACES.md section 4: N timed training steps (dropout on, constant learning rates, K = 5
+// estimator steps) after one untimed warm-up step on the same batch. Prints a per-stage table
+// (wall seconds per step and achieved GEMM GFLOP/s, from the stage timers of core/timer.h that the
+// model code brackets) unless --json, and always, as its last line, one JSON object:
+//   step_seconds_median, step_seconds_min, step_seconds (all N), peak_rss_bytes (the process's
+//   maximum resident set, getrusage), step_peak_rss_bytes (the maximum resident set during the
+//   steps alone: the kernel's high-water mark is reset after loading, where /proc allows it),
+//   club_mode, threads, steps, batch sizes, gflop_per_step (GEMM FLOPs), and "stages": for each
+//   stage its seconds per step (median-free mean over the N steps), GFLOP per step and GFLOP/s.
+// The model's weights change during the run (each step updates them); the batch is reused.
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <jansson.h>
+
+#include "cli/commands.h"
+#include "core/common.h"
+#include "core/matmul.h"
+#include "core/timer.h"
+#include "io/safetensors.h"
+#include "models/mird.h"
+
+static void bench_usage(FILE *f) {
+    fprintf(f, "usage: mird bench --checkpoint CKPT --batch BATCH.safetensors [--steps N] [--club-mode once|official]\n"
+               "         [--threads T] [--seed S] [--json]\n"
+               "  times N training steps (default 5; dropout on, lr 1e-5 / 1e-3, weight decay 0.01, K = 5\n"
+               "  estimator steps) after one untimed warm-up step. The last output line is a JSON object\n"
+               "  (step_seconds_median, step_seconds_min, peak_rss_bytes, club_mode, stages, ...);\n"
+               "  --json prints only that line. --threads sets the OpenMP threads (default: OpenMP's).\n");
+}
+
+static int parse_int(const char *flag, const char *s, int lo, int hi, int *dst) {
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (errno || *end || end == s || x < lo || x > hi) {
+        fprintf(stderr, "mird: bench: %s '%s': expected an integer in [%d, %d]\n", flag, s, lo, hi);
+        return -1;
+    }
+    *dst = (int)x;
+    return 0;
+}
+
+typedef struct {
+    int32_t *ids, *mask, *types;
+    float *ac, *vi, *labels;
+    int B, B_l, Tl, Ta, Tv;
+} BenchBatch;
+
+static void bb_free(BenchBatch *lb) {
+    free(lb->ids), free(lb->mask), free(lb->types), free(lb->ac), free(lb->vi), free(lb->labels);
+    memset(lb, 0, sizeof(*lb));
+}
+
+// The debug-step batch format (INTERFACES.md section 4); shapes checked against the model config.
+static int bb_read(BenchBatch *lb, const char *path, const MirdConfig *c, char *err) {
+    memset(lb, 0, sizeof(*lb));
+    StFile f;
+    if (st_open(&f, path, err)) return -1;
+    int rc = -1;
+    const StTensor *ids = st_find(&f, "input_ids"), *mask = st_find(&f, "attention_mask"),
+                   *tt = st_find(&f, "token_type_ids"), *ac = st_find(&f, "acoustic"), *vi = st_find(&f, "visual"),
+                   *lab = st_find(&f, "labels");
+    if (!ids || !ac || !vi) {
+        errf(err, "%s: the batch needs input_ids, acoustic and visual (missing %s)", path,
+             !ids ? "input_ids" : !ac ? "acoustic" : "visual");
+        goto done;
+    }
+    if (ids->ndim != 2 || ids->shape[0] < 1 || ids->shape[1] < 1 || (ids->dtype != ST_I64 && ids->dtype != ST_I32)) {
+        errf(err, "%s: input_ids must be I64 or I32 [B, Tl]", path);
+        goto done;
+    }
+    int B = (int)ids->shape[0], Tl = (int)ids->shape[1];
+    const StTensor *im[2] = {mask, tt};
+    const char *imn[2] = {"attention_mask", "token_type_ids"};
+    for (int k = 0; k < 2; k++)
+        if (im[k] && (im[k]->ndim != 2 || im[k]->shape[0] != B || im[k]->shape[1] != Tl ||
+                      (im[k]->dtype != ST_I64 && im[k]->dtype != ST_I32))) {
+            errf(err, "%s: %s must be I64 or I32 [%d, %d] like input_ids", path, imn[k], B, Tl);
+            goto done;
+        }
+    if (ac->ndim != 3 || ac->shape[0] != B || ac->shape[1] < 1 || ac->shape[2] != c->d_a) {
+        errf(err, "%s: acoustic must be [%d, Ta, %d] (B from input_ids, d_a from the model)", path, B, c->d_a);
+        goto done;
+    }
+    if (vi->ndim != 3 || vi->shape[0] != B || vi->shape[1] < 1 || vi->shape[2] != c->d_v) {
+        errf(err, "%s: visual must be [%d, Tv, %d] (B from input_ids, d_v from the model)", path, B, c->d_v);
+        goto done;
+    }
+    if (lab && (!(lab->ndim == 1 || (lab->ndim == 2 && lab->shape[1] == 1)) || lab->shape[0] > B)) {
+        errf(err, "%s: labels must be [B_l] with B_l <= %d", path, B);
+        goto done;
+    }
+    lb->B = B, lb->Tl = Tl, lb->Ta = (int)ac->shape[1], lb->Tv = (int)vi->shape[1];
+    lb->B_l = lab ? (int)lab->shape[0] : 0;
+    size_t n = (size_t)B * Tl;
+    lb->ids = xmalloc(n * sizeof(int32_t)), lb->mask = xmalloc(n * sizeof(int32_t));
+    lb->types = xcalloc(n, sizeof(int32_t));
+    lb->ac = falloc(ac->numel), lb->vi = falloc(vi->numel), lb->labels = falloc(lab && lab->numel ? lab->numel : 1);
+    if (st_to_i32(&f, ids, lb->ids, n, err)) goto done;
+    if (mask) {
+        if (st_to_i32(&f, mask, lb->mask, n, err)) goto done;
+    } else {
+        for (size_t i = 0; i < n; i++) lb->mask[i] = 1;
+    }
+    if (tt && st_to_i32(&f, tt, lb->types, n, err)) goto done;
+    if (st_to_f32(&f, ac, lb->ac, ac->numel, err) || st_to_f32(&f, vi, lb->vi, vi->numel, err) ||
+        (lab && st_to_f32(&f, lab, lb->labels, lab->numel, err)))
+        goto done;
+    rc = 0;
+done:
+    st_close(&f);
+    if (rc) bb_free(lb);
+    return rc;
+}
+
+// Resident-set high-water mark: reset (Linux >= 4.0: "5" > /proc/self/clear_refs) and read (VmHWM).
+static int hwm_reset(void) {
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return -1;
+    int ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+static long long hwm_bytes(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long long kb = -1;
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, "VmHWM:", 6)) {
+            kb = atoll(line + 6);
+            break;
+        }
+    fclose(f);
+    return kb < 0 ? -1 : kb * 1024;
+}
+static long long maxrss_bytes(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru)) return -1;
+    return (long long)ru.ru_maxrss * 1024;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *ckpt = NULL, *batch = NULL;
+    int steps = 5, threads = 0, json_only = 0, seed = 1;
+    MirdClubMode mode = MIRD_CLUB_ONCE;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            bench_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--checkpoint") && has) {
+            ckpt = argv[++i];
+        } else if (!strcmp(a, "--batch") && has) {
+            batch = argv[++i];
+        } else if (!strcmp(a, "--steps") && has) {
+            if (parse_int(a, argv[++i], 1, 100000, &steps)) return 2;
+        } else if (!strcmp(a, "--threads") && has) {
+            if (parse_int(a, argv[++i], 1, 4096, &threads)) return 2;
+        } else if (!strcmp(a, "--seed") && has) {
+            if (parse_int(a, argv[++i], 0, 2147483647, &seed)) return 2;
+        } else if (!strcmp(a, "--club-mode") && has) {
+            const char *s = argv[++i];
+            if (!strcmp(s, "once")) mode = MIRD_CLUB_ONCE;
+            else if (!strcmp(s, "official")) mode = MIRD_CLUB_OFFICIAL;
+            else {
+                fprintf(stderr, "mird: bench: --club-mode '%s': expected once or official\n", s);
+                return 2;
+            }
+        } else if (!strcmp(a, "--json")) {
+            json_only = 1;
+        } else {
+            fprintf(stderr, "mird: bench: unknown or incomplete argument '%s' (see mird bench --help)\n", a);
+            return 2;
+        }
+    }
+    if (!ckpt || !batch) {
+        fprintf(stderr, "mird: bench: --checkpoint and --batch are required (see mird bench --help)\n");
+        return 2;
+    }
+    if (threads > 0) omp_set_num_threads(threads);
+    char err[MIRD_ERRLEN];
+    MirdConfig cfg;
+    if (mird_config_from_checkpoint(&cfg, ckpt, err)) {
+        fprintf(stderr, "mird: %s\n", err);
+        return 1;
+    }
+    BenchBatch lb;
+    if (bb_read(&lb, batch, &cfg, err)) {
+        fprintf(stderr, "mird: %s\n", err);
+        return 1;
+    }
+    Mird m;
+    if (mird_create(&m, &cfg, lb.B, lb.Tl, lb.Ta, lb.Tv, err) || mird_load_params(&m, ckpt, 0, err)) {
+        fprintf(stderr, "mird: %s\n", err);
+        bb_free(&lb);
+        return 1;
+    }
+    MirdBatch b = {lb.ids, lb.mask, lb.types, lb.ac, lb.vi, lb.B_l ? lb.labels : NULL,
+                   lb.B,   lb.B_l, lb.Tl,    lb.Ta, lb.Tv};
+    if (mird_check_batch(&m, &b, err)) {
+        fprintf(stderr, "mird: %s: %s\n", batch, err);
+        mird_free(&m);
+        bb_free(&lb);
+        return 1;
+    }
+    MirdStepOpts o = mird_step_defaults();
+    o.club_mode = mode;
+    Rng rng;
+    rng_seed(&rng, (uint64_t)seed, RNG_STREAM_DROPOUT);
+    int hwm_ok = hwm_reset() == 0;
+
+    mird_train_step(&m, &b, &o, &rng); // warm-up (untimed): first-touch of buffers, oneDNN kernels
+    timer_reset();
+    timer_enable(1);
+    double *ts = xmalloc((size_t)steps * sizeof(double));
+    int finite = 1;
+    for (int s = 0; s < steps; s++) {
+        double t0 = timer_now();
+        TIMER_BEGIN(tstep);
+        mird_train_step(&m, &b, &o, &rng);
+        TIMER_END(tstep, "step");
+        ts[s] = timer_now() - t0;
+        if (!isfinite(m.loss.total)) finite = 0;
+    }
+    timer_enable(0);
+    long long step_hwm = hwm_ok ? hwm_bytes() : -1, peak = maxrss_bytes();
+    double *sorted = xmalloc((size_t)steps * sizeof(double));
+    memcpy(sorted, ts, (size_t)steps * sizeof(double));
+    qsort(sorted, (size_t)steps, sizeof(double), cmp_double);
+    double med = steps % 2 ? sorted[steps / 2] : 0.5 * (sorted[steps / 2 - 1] + sorted[steps / 2]);
+    double mn = sorted[0];
+
+    json_t *j = json_object();
+    json_object_set_new(j, "command", json_string("bench"));
+    json_object_set_new(j, "club_mode", json_string(mode == MIRD_CLUB_ONCE ? "once" : "official"));
+    json_object_set_new(j, "steps", json_integer(steps));
+    json_object_set_new(j, "threads", json_integer(omp_get_max_threads()));
+    json_object_set_new(j, "blas", json_string(matmul_backend()));
+    json_object_set_new(j, "batch_rows", json_integer(lb.B));
+    json_object_set_new(j, "batch_labeled", json_integer(lb.B_l));
+    json_object_set_new(j, "Tl", json_integer(lb.Tl));
+    json_object_set_new(j, "Ta", json_integer(lb.Ta));
+    json_object_set_new(j, "Tv", json_integer(lb.Tv));
+    json_object_set_new(j, "hidden_size", json_integer(cfg.bert.hidden_size));
+    json_object_set_new(j, "num_hidden_layers", json_integer(cfg.bert.num_hidden_layers));
+    json_object_set_new(j, "vocab_size", json_integer(cfg.bert.vocab_size));
+    json_object_set_new(j, "step_seconds_median", json_real(med));
+    json_object_set_new(j, "step_seconds_min", json_real(mn));
+    json_t *arr = json_array();
+    for (int s = 0; s < steps; s++) json_array_append_new(arr, json_real(ts[s]));
+    json_object_set_new(j, "step_seconds", arr);
+    json_object_set_new(j, "peak_rss_bytes", json_integer(peak));
+    json_object_set_new(j, "step_peak_rss_bytes", json_integer(step_hwm));
+    json_object_set_new(j, "parameters", json_integer((json_int_t)m.params.total));
+    json_object_set_new(j, "last_loss", finite ? json_real(m.loss.total) : json_null());
+    double step_flops = timer_flops("step") / steps;
+    json_object_set_new(j, "gflop_per_step", json_real(step_flops * 1e-9));
+    json_t *st = json_object();
+    if (!json_only) {
+        printf("mird bench: %d steps, club mode %s, %d threads, batch %d rows (%d labeled), Tl %d Ta %d Tv %d, "
+               "H %d, %d BERT layers, V %d\n",
+               steps, mode == MIRD_CLUB_ONCE ? "once" : "official", omp_get_max_threads(), lb.B, lb.B_l, lb.Tl,
+               lb.Ta, lb.Tv, cfg.bert.hidden_size, cfg.bert.num_hidden_layers, cfg.bert.vocab_size);
+        printf("%-24s %12s %8s %12s %10s\n", "stage", "s/step", "share", "GFLOP/step", "GFLOP/s");
+    }
+    double tstep_mean = timer_seconds("step") / steps;
+    for (int i = 0; i < timer_count(); i++) {
+        const TimerStat *s = timer_get(i);
+        double sec = s->seconds / steps, gf = s->flops / steps * 1e-9;
+        json_t *e = json_object();
+        json_object_set_new(e, "seconds", json_real(sec));
+        json_object_set_new(e, "calls_per_step", json_real((double)s->calls / steps));
+        json_object_set_new(e, "gflop", json_real(gf));
+        json_object_set_new(e, "gflops", json_real(sec > 0 ? gf / sec : 0));
+        json_object_set_new(st, s->name, e);
+        if (!json_only)
+            printf("%-24s %12.4f %7.1f%% %12.3f %10.1f\n", s->name, sec, tstep_mean > 0 ? 100 * sec / tstep_mean : 0,
+                   gf, sec > 0 ? gf / sec : 0);
+    }
+    json_object_set_new(j, "stages", st);
+    if (!json_only)
+        printf("step seconds: median %.4f, min %.4f; peak RSS %.1f MiB (steps alone %.1f MiB)\n", med, mn,
+               peak / 1048576.0, step_hwm / 1048576.0);
+    char *js = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    printf("%s\n", js);
+    free(js);
+    json_decref(j);
+    free(ts), free(sorted);
+    mird_free(&m);
+    bb_free(&lb);
+    if (!finite) {
+        fprintf(stderr, "mird: bench: the loss became non-finite during the run\n");
+        return 1;
+    }
+    return 0;
+}
