@@ -9,6 +9,7 @@
 
 #include "core/common.h"
 #include "core/matmul.h"
+#include "core/timer.h"
 #include "layers/layers.h"
 #include "models/mird_internal.h"
 
@@ -317,6 +318,7 @@ static void latents_forward(Mird *m, const MirdBatch *b, Rng *rng) {
     const MirdConfig *c = &m->cfg;
     int B = b->B, Tl = b->Tl, H = c->bert.hidden_size;
     // z_L
+    TIMER_BEGIN(t_l);
     if (c->text_encoder == MIRD_TEXT_BERT) {
         bert_forward(&in->bert_l, &in->acts_l, b->ids, in->types0, NULL, B, Tl, rng);
         dropout_forward(in->dl_in, in->dl_mask, in->acts_l.pooled, (long)B * H, c->dropout_l, rng);
@@ -329,6 +331,8 @@ static void latents_forward(Mird *m, const MirdBatch *b, Rng *rng) {
         take_last(in->elast[0], in->eh[0], B, Tl, c->zl_size);
         linear_forward(m->zl, in->elast[0], in->enc_l_fc.W, in->enc_l_fc.b, B, c->zl_size, c->zl_size);
     }
+    TIMER_END(t_l, "latents.text_encoder");
+    TIMER_BEGIN(t_av);
     // z_A, z_V
     const float *X[3] = {NULL, b->acoustic, b->visual};
     const int T[3] = {Tl, b->Ta, b->Tv}, D[3] = {0, c->d_a, c->d_v};
@@ -341,14 +345,19 @@ static void latents_forward(Mird *m, const MirdBatch *b, Rng *rng) {
         take_last(in->elast[k], in->eh[k], B, T[k], z);
         linear_forward(Z[k], in->elast[k], in->enc_fc[k].W, in->enc_fc[k].b, B, z, z);
     }
+    TIMER_END(t_av, "latents.lstm_encoders");
     // z_S: WSA-BERT
+    TIMER_BEGIN(t_w);
     bert_embeddings_forward(&in->bert_m, &in->acts_m, b->ids, b->types, B, Tl, rng);
     wsa_forward(&in->wsa, &in->wacts, in->acts_m.emb_out, b->acoustic, b->visual, B, Tl, b->Ta, b->Tv, rng);
+    TIMER_END(t_w, "latents.wsa_fusion");
+    TIMER_BEGIN(t_m);
     bert_mask_from_int(in->mask_f, b->mask, (long)B * Tl);
     bert_stack_forward(&in->bert_m, &in->acts_m, in->wacts.out, in->mask_f, B, Tl, rng);
     bert_pooler_forward(&in->bert_m, &in->acts_m, B, Tl);
     dropout_forward(in->dm_in, in->dm_mask, in->acts_m.pooled, (long)B * H, c->dropout_multi, rng);
     linear_forward(m->zy, in->dm_in, in->mult_fc.W, in->mult_fc.b, B, H, c->zy_size);
+    TIMER_END(t_m, "latents.wsa_bert");
 }
 
 static void regressor_forward(Mird *m, int B, Rng *rng) {
@@ -382,9 +391,14 @@ static void decoders_forward(Mird *m, const MirdBatch *b) {
             memcpy(in->dzin[k] + (size_t)r * Hd + zy, Z[k] + (size_t)r * z, (size_t)z * sizeof(float));
         }
         Cell *cl = &in->dec_cell[k];
+        TIMER_BEGIN(t_d);
         lstm_decoder_forward(in->dh[k], in->dc[k], in->dact[k], in->dzin[k], cl->Wih, cl->Whh, cl->bih, cl->bhh, B,
                              T[k], Hd);
+        TIMER_END(t_d, "forward.decoder_lstms");
+        TIMER_BEGIN(t_p);
         linear_forward(out[k], in->dh[k], in->dec_fc[k].W, in->dec_fc[k].b, B * T[k], Hd, in->dec_fc[k].out);
+        if (k == 0) TIMER_END(t_p, "forward.vocab_projection_ce");
+        else TIMER_END(t_p, "forward.decoder_projections");
     }
 }
 
@@ -395,7 +409,9 @@ static const int CLUB_X[6] = {0, 0, 1, 3, 3, 3}, CLUB_Y[6] = {1, 2, 2, 0, 1, 2};
 
 void mird_forward(Mird *m, const MirdBatch *b, MirdFwdLevel level, MirdObjective obj, Rng *rng) {
     MirdInternal *in = m->in;
+    TIMER_BEGIN(t_f);
     latents_forward(m, b, rng);
+    TIMER_END(t_f, "forward.latents");
     if (level == MIRD_FWD_LATENTS) return;
     regressor_forward(m, b->B, rng);
     if (level == MIRD_FWD_PREDICT) return;
@@ -414,13 +430,17 @@ void mird_forward(Mird *m, const MirdBatch *b, MirdFwdLevel level, MirdObjective
     }
     if (mird_obj_has_rec(obj)) {
         decoders_forward(m, b);
+        TIMER_BEGIN(t_ce);
         L->rec_l = (float)ce_forward(m->x_l_hat, b->ids, in->lse, (long)B * b->Tl, c->bert.vocab_size);
+        TIMER_END(t_ce, "forward.vocab_projection_ce");
         L->rec_a = (float)mse_d(m->x_a_hat, b->acoustic, (long)B * b->Ta * c->d_a);
         L->rec_v = (float)mse_d(m->x_v_hat, b->visual, (long)B * b->Tv * c->d_v);
     }
+    TIMER_BEGIN(t_c);
     if (mird_obj_has_mi(obj))
         for (int k = 0; k < 6; k++)
             L->mi[k] = club_estimate_forward(&in->club[k], &in->cacts[k], lat(m, CLUB_X[k]), lat(m, CLUB_Y[k]), B);
+    TIMER_END(t_c, "forward.club");
     double t = 0;
     switch (obj) {
     case MIRD_OBJ_LOG:
@@ -451,7 +471,9 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
     const MirdConfig *c = &m->cfg;
     const MirdLosses *L = &m->loss;
     int B = b->B, Tl = b->Tl, H = c->bert.hidden_size, zy = c->zy_size, V = c->bert.vocab_size;
+    TIMER_BEGIN(t_z);
     params_zero_grad(&m->params);
+    TIMER_END(t_z, "backward.zero_grad");
     float *dZ[4] = {in->dz[0], in->dz[1], in->dz[2], in->dzy};
     const int zs[4] = {c->zl_size, c->za_size, c->zv_size, zy};
     for (int k = 0; k < 4; k++) memset(dZ[k], 0, (size_t)B * zs[k] * sizeof(float));
@@ -494,6 +516,7 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
     if (mird_obj_has_rec(obj)) {
         const int T[3] = {Tl, b->Ta, b->Tv};
         // d x_l_hat = c / (B Tl) * (softmax - onehot), written over the logits
+        TIMER_BEGIN(t_v);
         long NL = (long)B * Tl;
         float sl = (float)(c_rec[0] / (double)NL);
 #pragma omp parallel for
@@ -511,9 +534,13 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
         for (int k = 0; k < 3; k++) {
             int z = zsize(c, k), Hd = zy + z;
             Cell *cl = &in->dec_cell[k];
+            if (k) TIMER_RESTART(t_v);
             memset(in->ddh[k], 0, (size_t)B * T[k] * Hd * sizeof(float));
             linear_backward(in->ddh[k], in->dec_fc[k].gW, in->dec_fc[k].gb, dx[k], in->dh[k], in->dec_fc[k].W,
                             B * T[k], Hd, in->dec_fc[k].out);
+            if (k == 0) TIMER_END(t_v, "backward.vocab_projection_ce");
+            else TIMER_END(t_v, "backward.decoder_projections");
+            TIMER_BEGIN(t_d);
             memset(in->ddzin[k], 0, (size_t)B * Hd * sizeof(float));
             lstm_decoder_backward(in->ddzin[k], cl->gWih, cl->gWhh, cl->gbih, cl->gbhh, in->lstm_scratch, in->ddh[k],
                                   in->dzin[k], in->dh[k], in->dc[k], in->dact[k], cl->Wih, cl->Whh, B, T[k], Hd);
@@ -522,17 +549,21 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
                 for (int j = 0; j < zy; j++) in->dzy[(size_t)r * zy + j] += d[j];
                 for (int j = 0; j < z; j++) dZ[k][(size_t)r * z + j] += d[zy + j];
             }
+            TIMER_END(t_d, "backward.decoder_lstms");
         }
         mark(m, G_DEC);
     }
     // ---- MI terms: gradients into the latents only
+    TIMER_BEGIN(t_c);
     if (mird_obj_has_mi(obj))
         for (int k = 0; k < 6; k++)
             club_estimate_backward(&in->club[k], &in->cacts[k], dZ[CLUB_X[k]], dZ[CLUB_Y[k]], lat(m, CLUB_X[k]),
                                    lat(m, CLUB_Y[k]), B, 1.0f, 0);
+    TIMER_END(t_c, "backward.club");
     int any = L->has_pred || mird_obj_has_rec(obj) || mird_obj_has_mi(obj);
     if (!any) return;
     // ---- z_S: mult_encoder.encoder <- dropout <- pooler <- stack <- WSA <- embeddings
+    TIMER_BEGIN(t_m);
     memset(in->ddm, 0, (size_t)B * H * sizeof(float));
     linear_backward(in->ddm, in->mult_fc.gW, in->mult_fc.gb, in->dzy, in->dm_in, in->mult_fc.W, B, H, zy);
     memset(in->dpool_m, 0, (size_t)B * H * sizeof(float));
@@ -542,11 +573,15 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
     bert_pooler_backward(&in->bert_m, am, am->dseq, in->dpool_m, B, Tl);
     memset(in->dF, 0, (size_t)B * Tl * H * sizeof(float));
     bert_stack_backward(&in->bert_m, am, in->dF, am->dseq, in->wacts.out, B, Tl);
+    TIMER_END(t_m, "backward.wsa_bert");
+    TIMER_BEGIN(t_w);
     memset(in->dE, 0, (size_t)B * Tl * H * sizeof(float));
     wsa_backward(&in->wsa, &in->wacts, in->dE, in->dF, am->emb_out, b->acoustic, b->visual, B, Tl, b->Ta, b->Tv);
     bert_embeddings_backward(&in->bert_m, am, in->dE, b->ids, b->types, B, Tl);
+    TIMER_END(t_w, "backward.wsa_fusion");
     mark(m, G_MULT);
     // ---- z_L
+    TIMER_BEGIN(t_l);
     if (c->text_encoder == MIRD_TEXT_BERT) {
         memset(in->ddl, 0, (size_t)B * H * sizeof(float));
         linear_backward(in->ddl, in->enc_l_fc.gW, in->enc_l_fc.gb, in->dz[0], in->dl_in, in->enc_l_fc.W, B, H,
@@ -555,6 +590,8 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
         dropout_backward(in->dpool_l, in->ddl, in->dl_mask, (long)B * H);
         bert_backward(&in->bert_l, &in->acts_l, NULL, in->dpool_l, b->ids, in->types0, B, Tl);
     }
+    TIMER_END(t_l, "backward.text_encoder");
+    TIMER_BEGIN(t_av);
     // ---- LSTM encoders (k = 0 only for the LSTM text encoder)
     const int T[3] = {Tl, b->Ta, b->Tv}, D[3] = {MIRD_TEXT_LSTM_EMB, c->d_a, c->d_v};
     const float *X[3] = {in->temb, b->acoustic, b->visual};
@@ -577,6 +614,7 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
                               in->eh[k], in->ec[k], in->eact[k], cl->Wih, cl->Whh, B, T[k], D[k], z);
         if (k == 0) embedding_backward(in->gemb_l, in->dtemb, b->ids, B * Tl, MIRD_TEXT_LSTM_EMB, -1);
     }
+    TIMER_END(t_av, "backward.lstm_encoders");
     mark(m, G_ENC_L);
     mark(m, G_ENC_AV);
 }
@@ -586,7 +624,10 @@ float mird_estimator_steps(Mird *m, const MirdBatch *b, int K, float mi_lr, Mird
     MirdInternal *in = m->in;
     float last = 0;
     for (int s = 0; s < K; s++) {
+        TIMER_BEGIN(t_l);
         if (s == 0 || mode == MIRD_CLUB_OFFICIAL) latents_forward(m, b, rng);
+        TIMER_END(t_l, "estimator.latents");
+        TIMER_BEGIN(t_c);
         params_zero_grad(&m->est);
         double tot = 0;
         for (int k = 0; k < 6; k++) {
@@ -595,6 +636,7 @@ float mird_estimator_steps(Mird *m, const MirdBatch *b, int K, float mi_lr, Mird
             club_loss_backward(&in->club[k], &in->cacts[k], x, y, b->B, 1.0f);
         }
         optim_step(&m->est_opt, &m->est, mi_lr, NULL);
+        TIMER_END(t_c, "estimator.club_adam");
         last = (float)tot;
     }
     m->loss.est_loss = last;
@@ -602,10 +644,18 @@ float mird_estimator_steps(Mird *m, const MirdBatch *b, int K, float mi_lr, Mird
 }
 
 void mird_train_step(Mird *m, const MirdBatch *b, const MirdStepOpts *o, Rng *rng) {
+    TIMER_BEGIN(t_f);
     mird_forward(m, b, MIRD_FWD_FULL, o->objective, rng);
+    TIMER_END(t_f, "forward");
+    TIMER_BEGIN(t_b);
     mird_backward(m, b, o->objective);
+    TIMER_END(t_b, "backward");
+    TIMER_BEGIN(t_o);
     m->opt.weight_decay = o->weight_decay;
     optim_step(&m->opt, &m->params, o->lr, m->has_grad);
+    TIMER_END(t_o, "optimizer.adamw");
+    TIMER_BEGIN(t_e);
     if (mird_obj_has_mi(o->objective) && o->club_steps > 0)
         mird_estimator_steps(m, b, o->club_steps, o->mi_lr, o->club_mode, rng);
+    TIMER_END(t_e, "estimator");
 }
