@@ -624,9 +624,11 @@ float mird_estimator_steps(Mird *m, const MirdBatch *b, int K, float mi_lr, Mird
     MirdInternal *in = m->in;
     float last = 0;
     for (int s = 0; s < K; s++) {
-        TIMER_BEGIN(t_l);
-        if (s == 0 || mode == MIRD_CLUB_OFFICIAL) latents_forward(m, b, rng);
-        TIMER_END(t_l, "estimator.latents");
+        if (s == 0 || mode == MIRD_CLUB_OFFICIAL) {
+            TIMER_BEGIN(t_l);
+            latents_forward(m, b, rng);
+            TIMER_END(t_l, "estimator.latents");
+        }
         TIMER_BEGIN(t_c);
         params_zero_grad(&m->est);
         double tot = 0;
