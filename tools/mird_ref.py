@@ -66,6 +66,13 @@ def st_save(path, tensors, metadata=None):
     os.replace(tmp, path)
 
 
+def st_load_meta(path):
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+    return header, header.get("__metadata__", {}) or {}
+
+
 def st_load(path):
     with open(path, "rb") as f:
         data = f.read()
@@ -833,6 +840,15 @@ def main():
     r.add_argument("--Tv", type=int, default=5)
     r.add_argument("--fusion", default="WSA")
     r.add_argument("--text-encoder", default="bert")
+    bb = sub.add_parser("batch")
+    bb.add_argument("--checkpoint", required=True)
+    bb.add_argument("--out", required=True)
+    bb.add_argument("--seed", type=int, default=1)
+    bb.add_argument("--B", type=int, default=4)
+    bb.add_argument("--B-l", type=int, default=2)
+    bb.add_argument("--Tl", type=int, default=50)
+    bb.add_argument("--Ta", type=int, default=400)
+    bb.add_argument("--Tv", type=int, default=55)
     sc = sub.add_parser("selfcheck")
     sc.add_argument("--n", type=int, default=20)
     sc.add_argument("--bin", default="build/mird")
@@ -853,6 +869,11 @@ def main():
     elif a.mode == "golden":
         for name, kw in GOLDEN_CASES:
             write_case(os.path.join(a.outdir, "mird_" + name), **kw)
+    elif a.mode == "batch":
+        _, meta = st_load_meta(a.checkpoint)
+        cfg = resolve_config(json.loads(meta.get("mird.config", "{}")))
+        rs = np.random.RandomState(a.seed)
+        st_save(a.out, random_batch(rs, cfg, a.B, a.B_l, a.Tl, a.Ta, a.Tv, pad=True))
     elif a.mode == "selfcheck":
         return selfcheck(a.n, a.bin, a.seed, a.workdir)
     elif a.mode == "optim-golden":

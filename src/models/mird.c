@@ -305,7 +305,7 @@ static double ce_forward(const float *x, const int32_t *tg, float *lse, long N, 
         for (int j = 1; j < V; j++)
             if (row[j] > mx) mx = row[j];
         double s = 0;
-        for (int j = 0; j < V; j++) s += exp((double)row[j] - mx);
+        for (int j = 0; j < V; j++) s += expf(row[j] - mx);
         double l = mx + log(s);
         lse[r] = (float)l;
         total += l - row[tg[r]];

@@ -128,6 +128,8 @@ void mird_forward(Mird *m, const MirdBatch *b, MirdFwdLevel level, MirdObjective
 // Backward of m->loss.total after a FULL forward of the same batch and objective: zeroes the
 // model gradients, then fills m->params.grad (and marks has_grad). CLUB parameter gradients are
 // not touched. Only gradients into the model flow through the CLUB estimates.
+// To save memory at paper width (B x Tl x 30522 floats), m->x_l_hat is OVERWRITTEN by its
+// gradient: copy the logits out before calling this if you need them.
 void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj);
 
 // The estimator part of a step: K Adam steps on the CLUB parameters minimising the sum of the six
@@ -136,7 +138,8 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj);
 float mird_estimator_steps(Mird *m, const MirdBatch *b, int K, float mi_lr, MirdClubMode mode, Rng *rng);
 
 // One full training step: FULL forward (rng), backward, AdamW on the model (lr, weight decay),
-// then (when the objective has MI terms) mird_estimator_steps. m->loss holds the forward's losses.
+// then (when the objective has MI terms) mird_estimator_steps. m->loss holds the forward's losses;
+// afterwards m->zl.. hold the latents of the last estimator forward (of the updated model).
 void mird_train_step(Mird *m, const MirdBatch *b, const MirdStepOpts *o, Rng *rng);
 
 // Set the AdamW weight decay (default 0.01) / clear both optimiser states and has_grad.

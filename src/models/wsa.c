@@ -26,14 +26,21 @@ void official_sparsemax_forward(float *out, float *info, const float *inp, int r
         float mx = x[0];
         for (int j = 1; j < n; j++)
             if (x[j] > mx) mx = x[j];
-        for (int j = 0; j < n; j++) scratch[j] = x[j] - mx;
-        qsort(scratch, (size_t)n, sizeof(float), cmp_desc);
+        // Only values above max - 1 can be in the support (tau >= max - 1), and the cumsum / bound test
+        // over the sorted values is the same whether or not the others are listed after them: sort
+        // just the candidates (PyTorch sorts the whole row; k and tau come out identical).
+        int m = 0;
+        for (int j = 0; j < n; j++) {
+            float z = x[j] - mx;
+            if (z > -1.0f) scratch[m++] = z;
+        }
+        qsort(scratch, (size_t)m, sizeof(float), cmp_desc);
         // PyTorch: bound = 1 + range * zs (float); cumsum on CPU accumulates in double and rounds
         // each partial sum to float; k = max(is_gt * range); taus = (sum(is_gt * zs) - 1) / k.
         double acc = 0, ssum = 0;
         int k = 0;
         float zk = scratch[0];
-        for (int j = 1; j <= n; j++) {
+        for (int j = 1; j <= m; j++) {
             float zj = scratch[j - 1];
             acc += zj;
             float cs = (float)acc;
