@@ -62,6 +62,7 @@ static float *tensor_f32(const StFile *f, const StTensor *t) {
 // floor for gradients max(1e-5, 1e-6 * the largest expected gradient). The gradients that are exactly
 // 0 in exact arithmetic (attention key biases, WSA W_a / W_v biases: shift invariance of softmax and
 // sparsemax) hold only rounding noise on both sides: they must stay below 1e-5 of the largest gradient.
+// Parameters use the floor 1e-5 (zero-initialised biases with such noise gradients move by noise).
 static int compare_outputs(const char *got_path, const char *exp_path, const char *tag) {
     char err[MIRD_ERRLEN];
     StFile g, e;
@@ -93,7 +94,7 @@ static int compare_outputs(const char *got_path, const char *exp_path, const cha
         float *a = tensor_f32(&g, tg), *b = tensor_f32(&e, te);
         int isgrad = !strncmp(te->name, "grad.", 5), ismi = !strncmp(te->name, "mi.", 3),
             isparam = !strncmp(te->name, "param.", 6);
-        double floor = isgrad ? fmax(1e-5, 1e-6 * gscale) : ismi ? 1e-2 : 1e-6, tol = isgrad ? 1e-3 : 1e-4;
+        double floor = isgrad ? fmax(1e-5, 1e-6 * gscale) : ismi ? 1e-2 : isparam ? 1e-5 : 1e-6, tol = isgrad ? 1e-3 : 1e-4;
         double r = rel_err_scale(a, b, (long)te->numel, floor);
         const char *zero[3] = {"attention.self.key.bias", "WSA.W_a.bias", "WSA.W_v.bias"};
         for (int z = 0; isgrad && z < 3; z++) {
@@ -449,6 +450,33 @@ static void test_cli(void **state) {
     fprintf(f, "{\"fusion\": \"nope\"}\n");
     fclose(f);
     assert_int_equal(run_cmd("%s init --config %s --out %s 2>/dev/null", bin, cfg, ck), 1);
+    // --bert: both BERTs are copies of the pretrained directory (its config.json fixes the bert block)
+    f = fopen(cfg, "w");
+    fprintf(f, "{\"d_a\": 3, \"d_v\": 4, \"zy_size\": 5, \"zl_size\": 3, \"za_size\": 2, \"zv_size\": 2}\n");
+    fclose(f);
+    assert_int_equal(run_cmd("%s init --config %s --bert tests/fixtures/hf_bert/st_prefixed --out %s", bin, cfg, ck), 0);
+    char err[MIRD_ERRLEN];
+    StFile a, h;
+    if (st_open(&a, ck, err) || st_open(&h, "tests/fixtures/hf_bert/st_prefixed/model.safetensors", err))
+        fail_msg("%s", err);
+    const char *names[3] = {"embeddings.word_embeddings.weight", "encoder.layer.1.output.dense.weight",
+                            "pooler.dense.bias"};
+    for (int i = 0; i < 3; i++) {
+        char n1[128], n2[128], n3[128];
+        snprintf(n1, sizeof(n1), "encoder_l.bert.%s", names[i]);
+        snprintf(n2, sizeof(n2), "mult_encoder.model.%s", names[i]);
+        snprintf(n3, sizeof(n3), "bert.%s", names[i]);
+        const StTensor *t1 = st_find(&a, n1), *t2 = st_find(&a, n2), *t3 = st_find(&h, n3);
+        assert_non_null(t1), assert_non_null(t2), assert_non_null(t3);
+        assert_int_equal(t1->numel, t3->numel);
+        float *x1 = tensor_f32(&a, t1), *x2 = tensor_f32(&a, t2), *x3 = tensor_f32(&h, t3);
+        assert_memory_equal(x1, x3, t3->numel * sizeof(float));
+        assert_memory_equal(x2, x3, t3->numel * sizeof(float));
+        free(x1), free(x2), free(x3);
+    }
+    assert_non_null(strstr(st_meta(&a, "mird.config"), "\"hidden_size\":8"));
+    st_close(&a);
+    st_close(&h);
     unlink(cfg), unlink(ck);
 }
 

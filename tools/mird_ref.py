@@ -669,12 +669,14 @@ def tensor_error(name, got, exp, gscale=0.0):
     """max |got - exp| / max(max |exp|, floor) and its tolerance: the rule tests/test_mird.c uses.
     Floors: gradients max(1e-5, 1e-6 * the largest gradient of the model) (some gradients are exactly
     0 in exact arithmetic, e.g. attention key biases and the WSA W_a / W_v biases, and carry only
-    rounding noise), MI estimates 1e-2 (differences of O(1) terms), others 1e-6."""
+    rounding noise), MI estimates 1e-2 (differences of O(1) terms), parameters 1e-5 (a zero-initialised
+    bias whose gradient is such noise moves by noise-driven Adam steps), others 1e-6."""
     if name.startswith("grad.") and name.endswith(STRUCTURALLY_ZERO):
         # exactly 0 in exact arithmetic (a softmax / sparsemax is shift invariant): both sides are
         # rounding noise, which must stay small against the model's largest gradient
         return float(max(np.abs(got).max(), np.abs(exp).max())) / max(gscale, 1e-30), 1e-5
-    floor = max(1e-5, 1e-6 * gscale) if name.startswith("grad.") else 1e-2 if name.startswith("mi.") else 1e-6
+    floor = (max(1e-5, 1e-6 * gscale) if name.startswith("grad.") else 1e-2 if name.startswith("mi.") else
+             1e-5 if name.startswith("param.") else 1e-6)
     scale = max(float(np.abs(exp).max()) if exp.size else 0.0, floor)
     err = float(np.abs(exp - got).max()) / scale if exp.size else 0.0
     return err, (1e-3 if name.startswith("grad.") else 1e-4)
