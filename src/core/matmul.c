@@ -5,6 +5,7 @@
 
 #include "timer.h"
 
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -14,7 +15,31 @@
 #include <oneapi/dnnl/dnnl.h>
 #endif
 
+// Products smaller than this many FLOPs run on the calling thread alone (about half a millisecond
+// of one core): on 2 cores shared with other processes, a parallel region costs a barrier that
+// waits for a descheduled partner thread (milliseconds), far more than it saves on small products
+// such as the LSTM steps' [B,H] x [H,4H]. Measured with mird bench (docs/performance.md).
+#define MATMUL_PAR_MIN_FLOPS 5e7
+
+static void gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc);
+
 void matmul(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+            const float *B, int ldb, float beta, float *C, int ldc) {
+    double flops = 2.0 * M * N * K;
+    if (flops < MATMUL_PAR_MIN_FLOPS && flops > 0 && !omp_in_parallel()) {
+        int nt = omp_get_max_threads();
+        if (nt > 1) { // the backends size their teams by omp_get_max_threads()
+            omp_set_num_threads(1);
+            gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            omp_set_num_threads(nt);
+            return;
+        }
+    }
+    gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+static void gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
             const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { // C = beta * C (BLAS semantics with an empty inner dimension)
