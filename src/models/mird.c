@@ -10,6 +10,7 @@
 #include "core/common.h"
 #include "core/matmul.h"
 #include "core/timer.h"
+#include "layers/fastexp.h"
 #include "layers/layers.h"
 #include "models/mird_internal.h"
 
@@ -302,11 +303,12 @@ static double ce_forward(const float *x, const int32_t *tg, float *lse, long N, 
     for (long r = 0; r < N; r++) {
         const float *row = x + r * (size_t)V;
         float mx = row[0];
-        for (int j = 1; j < V; j++)
-            if (row[j] > mx) mx = row[j];
-        double s = 0;
-        for (int j = 0; j < V; j++) s += expf(row[j] - mx);
-        double l = mx + log(s);
+#pragma omp simd reduction(max : mx)
+        for (int j = 1; j < V; j++) mx = row[j] > mx ? row[j] : mx;
+        float s = 0; // 16 SIMD partial sums of about V / 16 terms each: relative error ~1e-6
+#pragma omp simd reduction(+ : s)
+        for (int j = 0; j < V; j++) s += fast_expf(row[j] - mx);
+        double l = mx + log((double)s);
         lse[r] = (float)l;
         total += l - row[tg[r]];
     }
@@ -523,7 +525,8 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
         for (long r = 0; r < NL; r++) {
             float *row = m->x_l_hat + r * (size_t)V;
             float l = in->lse[r];
-            for (int j = 0; j < V; j++) row[j] = sl * expf(row[j] - l);
+#pragma omp simd
+            for (int j = 0; j < V; j++) row[j] = sl * fast_expf(row[j] - l);
             row[b->ids[r]] -= sl;
         }
         long na = (long)B * b->Ta * c->d_a, nv = (long)B * b->Tv * c->d_v;
