@@ -137,6 +137,14 @@ typedef struct {
     float *ln2;                   // [L,BT,H] layer output; layer L-1's is `seq`
     float *seq;                   // = ln2 + (L-1) * BTmax * H
     int stack_train;              // the last stack forward used dropout
+    // Pooled-output-only mode (set by the caller after bert_acts_init; MIRD uses it): the pooler
+    // reads only the [CLS] row, so the LAST layer computes keys and values for every token but its
+    // queries, attention, output dense, feed-forward and LayerNorms for the B [CLS] rows only
+    // (exactly the same numbers for those rows, about 1/6 of the layer's work). Then `seq` holds
+    // the B [CLS] rows compactly ([B,H]), only `pooled` is a valid output, and the dseq given to
+    // the backward must be zero outside the [CLS] rows (bert_backward with dseq NULL).
+    int cls_only;
+    int cls_last;                 // the last stack forward ran in cls_only mode
     // pooler
     float *pool_in;               // [B,H] seq[:, 0] (dense input)
     float *pool_pre;              // [B,H] dense output (tanh input)
