@@ -114,6 +114,7 @@ def hwm_bytes():
 def torch_bench(a):
     import torch
     torch.set_num_threads(a.threads)
+    torch.set_flush_denormal(True)  # as mird does (core/fpenv.h): the same floating-point mode for both
     import mird_ref as R
     cfg, model, est = R.load_model(a.checkpoint)
     batch, B_l = R.load_batch(a.batch)
@@ -206,7 +207,8 @@ def gemm_probe(a):
     if not os.path.exists(exe):
         return None
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
-    p = subprocess.run([exe], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    p = subprocess.run([exe, "--threads", str(a.threads)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     return p.stdout
 
 
@@ -214,6 +216,7 @@ def run_all(a):
     t_start = time.time()
     work = a.workdir or tempfile.mkdtemp(prefix="mird-bench-")
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), MKL_NUM_THREADS=str(a.threads))
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # the same OpenMP settings for both programs
     sizes = a.sizes.split(",")
     print("mird vs PyTorch: one MIRD training step (dropout on, AdamW + K = 5 estimator steps)")
     print("threads %d, batch %d rows (%d labeled + %d unlabeled), Tl %d, Ta %d x %d, Tv %d x %d, V %d; work dir %s" %
@@ -227,7 +230,7 @@ def run_all(a):
             make_case(d, size, a.B, a.B_l, a.seed)
         ck, bt = os.path.join(d, "ckpt.safetensors"), os.path.join(d, "batch.safetensors")
         steps_m = a.mird_steps
-        steps_t = a.torch_steps if size == "paper" else a.mird_steps
+        steps_t = a.torch_steps
         runs = {"mird_once": [], "mird_official": [], "torch_official": [], "torch_once": []}
         cmds = {
             "mird_once": [a.mird, "bench", "--checkpoint", ck, "--batch", bt, "--steps", str(steps_m),
@@ -333,8 +336,8 @@ def main():
     r.add_argument("--B", type=int, default=24)
     r.add_argument("--B-l", type=int, default=8)
     r.add_argument("--seed", type=int, default=1)
-    r.add_argument("--mird-steps", type=int, default=5)
-    r.add_argument("--torch-steps", type=int, default=3)
+    r.add_argument("--mird-steps", type=int, default=3)
+    r.add_argument("--torch-steps", type=int, default=2)
     r.add_argument("--workdir", default=None, help="keep / reuse the cases here")
     r.add_argument("--keep", action="store_true")
     a = ap.parse_args()
