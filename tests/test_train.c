@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdarg.h>
+
 #include "core/common.h"
 #include "testutil.h"
 #include "train/schedule.h"
@@ -67,11 +69,250 @@ static void test_schedule_constant_and_names(void **state) {
     CLOSE(hf_linear_warmup_factor(60, 10, 110), 0.5);
 }
 
+
+// ---------------------------------------------------------------- end to end (the mird program)
+// A tiny synthetic benchmark and a tiny model: the contracts of `mird train`, `eval`, `predict`.
+#include <jansson.h>
+#include <sys/stat.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "io/safetensors.h"
+#include "train/metrics.h"
+
+static char TMP[256];
+static const char *MIRD;
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...) {
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+}
+
+static const char *TRAIN_FLAGS = "--epochs 3 --batch-size 8 --split-rate 2 --lr 1e-3 --mi-lr 1e-3 --club-steps 2 "
+                                 "--eval-batch-size 7 --threads 1 --quiet";
+
+static int setup_e2e(void **state) {
+    (void)state;
+    MIRD = getenv("MIRD_BIN");
+    if (!MIRD) MIRD = "build/mird";
+    snprintf(TMP, sizeof TMP, "/tmp/mird_test_train_XXXXXX");
+    if (!mkdtemp(TMP)) return -1;
+    return sh("%s synth --out %s/data --quiet --n-train 20 --n-valid 8 --n-test 10 --n-unlabeled 40 --ta 8 --tv 4 "
+              "--tl 12 --d-a 5 --d-v 6 --hidden 16 --layers 1 --heads 2 --z 8",
+              MIRD, TMP);
+}
+
+static int teardown_e2e(void **state) {
+    (void)state;
+    if (TMP[0]) sh("rm -rf %s", TMP);
+    return 0;
+}
+
+static int train(const char *out, const char *extra) {
+    return sh("%s train --data %s/data/data.pkl --unlabeled %s/data/unlabeled.pkl --model %s/data/model.json "
+              "--out %s/%s %s %s 2>%s/%s.stderr",
+              MIRD, TMP, TMP, TMP, TMP, out, TRAIN_FLAGS, extra, TMP, out);
+}
+
+// Every tensor of a and b has the same name, dtype, shape and bytes.
+static void same_tensors(const char *a, const char *b) {
+    char err[MIRD_ERRLEN];
+    StFile fa, fb;
+    if (st_open(&fa, a, err) || st_open(&fb, b, err)) fail_msg("%s", err);
+    assert_int_equal(st_count(&fa), st_count(&fb));
+    for (int i = 0; i < st_count(&fa); i++) {
+        const StTensor *t = st_tensor(&fa, i), *u = st_find(&fb, t->name);
+        if (!u) fail_msg("%s: %s missing in %s", a, t->name, b);
+        if (t->nbytes != u->nbytes || memcmp(t->data, u->data, t->nbytes))
+            fail_msg("%s differs between %s and %s", t->name, a, b);
+    }
+    st_close(&fa), st_close(&fb);
+}
+
+static json_t *load_json(const char *fmt, const char *a) {
+    char p[1024];
+    snprintf(p, sizeof p, fmt, TMP, a);
+    json_error_t je;
+    json_t *j = json_load_file(p, 0, &je);
+    if (!j) fail_msg("%s: %s", p, je.text);
+    return j;
+}
+
+static void same_results(const char *a, const char *b) {
+    json_t *ra = load_json("%s/%s/seed_0/results.json", a), *rb = load_json("%s/%s/seed_0/results.json", b);
+    const char *keys[] = {"valid", "test", "best_epoch", "selection_loss", "epochs_run"};
+    for (int k = 0; k < 5; k++)
+        if (!json_equal(json_object_get(ra, keys[k]), json_object_get(rb, keys[k])))
+            fail_msg("results.json \"%s\" differs between runs %s and %s", keys[k], a, b);
+    json_decref(ra), json_decref(rb);
+}
+
+static void test_same_seed_same_files(void **state) {
+    (void)state;
+    assert_int_equal(train("a", ""), 0);
+    assert_int_equal(train("b", ""), 0);
+    char p[1024], q[1024];
+    for (int k = 0; k < 2; k++) {
+        const char *f = k ? "best.safetensors" : "last.safetensors";
+        snprintf(p, sizeof p, "%s/a/seed_0/%s", TMP, f);
+        snprintf(q, sizeof q, "%s/b/seed_0/%s", TMP, f);
+        same_tensors(p, q);
+    }
+    same_results("a", "b");
+    json_t *r = load_json("%s/%s/seed_0/results.json", "a");
+    for (int k = 0; k < MET_COUNT; k++) {
+        json_t *v = json_object_get(json_object_get(r, "test"), METRIC_KEYS[k]);
+        if (!json_is_number(v) && !json_is_null(v)) fail_msg("results.json test.%s missing", METRIC_KEYS[k]);
+    }
+    assert_true(json_integer_value(json_object_get(r, "best_epoch")) >= 1);
+    assert_int_equal(json_integer_value(json_object_get(r, "seed")), 0);
+    assert_non_null(json_object_get(json_object_get(json_object_get(r, "data"), "data"), "sha256"));
+    json_decref(r);
+    // three epochs logged, plots drawn
+    assert_int_equal(sh("test $(wc -l < %s/a/seed_0/log.jsonl) -eq 3", TMP), 0);
+    assert_int_equal(sh("test -s %s/a/seed_0/losses.svg -a -s %s/a/seed_0/mi.svg -a -s %s/a/seed_0/valid.svg", TMP, TMP, TMP), 0);
+    assert_int_equal(sh("test -s %s/a/summary.json", TMP), 0);
+}
+
+// Stopped after N steps (a crash: nothing written after the last checkpoint), then --resume:
+// the parameters, optimiser states and metrics end bit-identical to the uninterrupted run "a".
+static void test_resume_bit_identical(void **state) {
+    (void)state;
+    const long stops[] = {4, 6}; // mid-epoch 2; exactly at the end of epoch 2 (before its evaluation)
+    for (int k = 0; k < 2; k++) {
+        char name[32], extra[64], p[1024], q[1024];
+        snprintf(name, sizeof name, "r%ld", stops[k]);
+        snprintf(extra, sizeof extra, "--stop-after-steps %ld", stops[k]);
+        assert_int_equal(train(name, extra), 75);
+        assert_int_equal(train(name, "--resume"), 0);
+        snprintf(p, sizeof p, "%s/a/seed_0/last.safetensors", TMP);
+        snprintf(q, sizeof q, "%s/%s/seed_0/last.safetensors", TMP, name);
+        same_tensors(p, q);
+        snprintf(p, sizeof p, "%s/a/seed_0/best.safetensors", TMP);
+        snprintf(q, sizeof q, "%s/%s/seed_0/best.safetensors", TMP, name);
+        same_tensors(p, q);
+        same_results("a", name);
+        assert_int_equal(sh("test $(wc -l < %s/%s/seed_0/log.jsonl) -eq 3", TMP, name), 0);
+    }
+}
+
+// SIGKILL at arbitrary moments (wherever it lands: inside a step, while a checkpoint or the log is
+// written, after the end), then --resume: the same end state as the uninterrupted run "a".
+static void test_sigkill_resume(void **state) {
+    (void)state;
+    const int delays_ms[] = {150, 400, 900};
+    for (int k = 0; k < 3; k++) {
+        char name[32], cmd[4096], p[1024], q[1024];
+        snprintf(name, sizeof name, "k%d", k);
+        snprintf(cmd, sizeof cmd,
+                 "exec %s train --data %s/data/data.pkl --unlabeled %s/data/unlabeled.pkl --model %s/data/model.json "
+                 "--out %s/%s %s 2>/dev/null",
+                 MIRD, TMP, TMP, TMP, TMP, name, TRAIN_FLAGS);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+            _exit(127);
+        }
+        usleep((useconds_t)delays_ms[k] * 1000);
+        kill(pid, SIGKILL);
+        int st;
+        waitpid(pid, &st, 0);
+        assert_int_equal(train(name, "--resume"), 0);
+        snprintf(p, sizeof p, "%s/a/seed_0/last.safetensors", TMP);
+        snprintf(q, sizeof q, "%s/%s/seed_0/last.safetensors", TMP, name);
+        same_tensors(p, q);
+        same_results("a", name);
+        assert_int_equal(sh("test $(wc -l < %s/%s/seed_0/log.jsonl) -eq 3", TMP, name), 0);
+    }
+}
+
+// Metrics computed from `mird predict`'s CSV equal `mird eval`'s.
+static void test_predict_csv_matches_eval(void **state) {
+    (void)state;
+    assert_int_equal(sh("%s eval %s/a/seed_0/best.safetensors %s/data/data.pkl --split test --out %s/eval.json", MIRD, TMP,
+                        TMP, TMP),
+                     0);
+    assert_int_equal(sh("%s predict %s/a/seed_0/best.safetensors %s/data/data.pkl --split test --out %s/pred.csv", MIRD,
+                        TMP, TMP, TMP),
+                     0);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/pred.csv", TMP);
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    char line[512];
+    float pred[64], lab[64];
+    int n = 0;
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_string_equal(line, "id,score,label\n");
+    while (fgets(line, sizeof line, f) && n < 64) {
+        char *c1 = strchr(line, ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+        assert_non_null(c2);
+        pred[n] = strtof(c1 + 1, NULL), lab[n] = strtof(c2 + 1, NULL), n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 10);
+    Metrics m;
+    metrics_compute(&m, pred, lab, n);
+    json_t *e = load_json("%s/%s", "eval.json");
+    json_t *t = json_object_get(e, "test");
+    for (int k = 0; k < MET_COUNT; k++) {
+        json_t *v = json_object_get(t, METRIC_KEYS[k]);
+        if (json_is_null(v) ? !isnan(m.v[k]) : json_number_value(v) != m.v[k])
+            fail_msg("%s: eval %.17g, from predict's CSV %.17g", METRIC_KEYS[k], json_number_value(v), m.v[k]);
+    }
+    json_decref(e);
+}
+
+// Usage errors exit 2, failures exit 1, each with one line on stderr; earlier files stay intact.
+static void test_errors(void **state) {
+    (void)state;
+    char d[600];
+    snprintf(d, sizeof d, "--data %s/data/data.pkl --model %s/data/model.json", TMP, TMP);
+    assert_int_equal(sh("%s train %s --out %s/e --bogus 2>%s/err.txt", MIRD, d, TMP, TMP), 2);
+    assert_int_equal(sh("%s train %s --out %s/e --schedule cosine 2>%s/err.txt", MIRD, d, TMP, TMP), 2);
+    assert_int_equal(sh("%s train --data %s/nope.pkl --out %s/e --quiet 2>%s/err.txt", MIRD, TMP, TMP, TMP), 1);
+    assert_int_equal(sh("test $(wc -l < %s/err.txt) -eq 1", TMP), 0);
+    assert_int_equal(sh("echo '{\"epochs\": \"x\"}' > %s/bad.json && %s train %s --out %s/e --config %s/bad.json 2>%s/err.txt",
+                        TMP, MIRD, d, TMP, TMP, TMP),
+                     1);
+    assert_int_equal(sh("printf 'garbage' > %s/bad.pkl && %s train --data %s/bad.pkl --out %s/e --quiet 2>%s/err.txt", TMP, MIRD,
+                        TMP, TMP, TMP),
+                     1);
+    assert_int_equal(sh("test $(wc -l < %s/err.txt) -eq 1", TMP), 0);
+    // an unwritable output folder
+    assert_int_equal(sh("touch %s/file && %s train %s --out %s/file/sub --quiet 2>%s/err.txt", TMP, MIRD, d, TMP, TMP), 1);
+    assert_int_equal(sh("test $(wc -l < %s/err.txt) -eq 1", TMP), 0);
+    // a NaN loss stops with the step and the term named; the checkpoints of run "a" are untouched
+    assert_int_equal(sh("cp -r %s/a %s/n && %s train %s --out %s/n --epochs 3 --lr 1e30 --quiet --resume 2>%s/err.txt", TMP,
+                        TMP, MIRD, d, TMP, TMP),
+                     0); // finished run: --resume has nothing to do
+    assert_int_equal(sh("%s train %s --out %s/n2 --epochs 2 --batch-size 8 --lr 1e30 --quiet 2>%s/err.txt", MIRD, d, TMP, TMP),
+                     1);
+    assert_int_equal(sh("grep -q 'step' %s/err.txt && grep -qiE 'nan|inf' %s/err.txt", TMP, TMP), 0);
+    assert_int_equal(sh("test ! -e %s/n2/seed_0/last.safetensors", TMP), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedule_warmup_linear),
         cmocka_unit_test(test_schedule_paper_swapped),
         cmocka_unit_test(test_schedule_constant_and_names),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest e2e[] = {
+        cmocka_unit_test(test_same_seed_same_files),
+        cmocka_unit_test(test_resume_bit_identical),
+        cmocka_unit_test(test_sigkill_resume),
+        cmocka_unit_test(test_predict_csv_matches_eval),
+        cmocka_unit_test(test_errors),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    return rc + cmocka_run_group_tests(e2e, setup_e2e, teardown_e2e);
 }

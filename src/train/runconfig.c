@@ -52,6 +52,8 @@ static const Opt OPTS[] = {
     {"threads", T_INT, F(threads), NULL, "OpenMP threads (default: all cores)", 0},
     {"resume", T_BOOL, F(resume), NULL, "continue each seed from its last checkpoint", 0},
     {"dump-latents", T_BOOL, F(dump_latents), NULL, "write the test clips' latents zS, zL, zA, zV (best model)", 0},
+    {"reference", T_STR, F(reference), NULL,
+     "JSON of reference test metrics to print beside the result (mird synth's oracle.json)", 0},
     {"quiet", T_BOOL, F(quiet), NULL, "no progress output", 0},
     {"stop-after-steps", T_LONG, F(stop_after_steps), NULL, "testing: exit with status 75 after N steps", 1},
 };

@@ -12,7 +12,7 @@
 
 typedef struct {
     char data[RC_PATH], unlabeled[RC_PATH], out[RC_PATH], model[RC_PATH], init[RC_PATH], bert[RC_PATH],
-        vocab[RC_PATH], config[RC_PATH];
+        vocab[RC_PATH], config[RC_PATH], reference[RC_PATH];
     int seeds[RC_MAX_SEEDS], n_seeds;
     int epochs, batch_size, eval_batch_size, split_rate, club_steps, max_len;
     double lr, mi_lr, weight_decay, warmup_proportion;

@@ -120,16 +120,42 @@ int summary_write(const char *run_dir, const int *seeds, int n_seeds, char *err)
     return rc;
 }
 
-void summary_print(FILE *f, json_t *summary, const char *split) {
+static void cell(char *out, size_t cap, json_t *v, int pct) {
+    if (!json_is_number(v)) snprintf(out, cap, "n/a");
+    else if (pct) snprintf(out, cap, "%.2f", 100 * json_number_value(v));
+    else snprintf(out, cap, "%.3f", json_number_value(v));
+}
+
+void summary_print(FILE *f, json_t *summary, const char *split, json_t *reference) {
     static const char *const label[MET_COUNT] = {"Has0 Acc-2", "Has0 F1", "Non0 Acc-2", "Non0 F1", "MAE",
                                                  "Corr",       "Non0 MAE", "Non0 Corr", "Acc-5",    "Acc-7"};
     json_t *so = json_object_get(summary, split);
+    // reference columns
+    json_t *ref = json_object_get(json_object_get(reference, "splits"), split);
+    if (!ref) ref = reference;
+    const char *rn[8];
+    json_t *rv[8];
+    int nr = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(ref, key, v) {
+        if (nr < 8 && json_is_object(v) && json_object_get(v, "mae")) rn[nr] = key, rv[nr] = v, nr++;
+    }
+    fprintf(f, "  %-11s %16s", "metric", "this run");
+    for (int r = 0; r < nr; r++) fprintf(f, " %18.18s", rn[r]);
+    fprintf(f, "\n");
     for (int m = 0; m < MET_COUNT; m++) {
         json_t *mo = json_object_get(so, METRIC_KEYS[m]);
         json_t *mean = json_object_get(mo, "mean"), *sd = json_object_get(mo, "std");
         int pct = m != MET_MAE && m != MET_NON0_MAE && m != MET_CORR && m != MET_NON0_CORR;
-        if (!json_is_number(mean)) fprintf(f, "  %-11s  n/a\n", label[m]);
-        else if (pct) fprintf(f, "  %-11s %6.2f +- %.2f\n", label[m], 100 * json_number_value(mean), 100 * json_number_value(sd));
-        else fprintf(f, "  %-11s %6.3f +- %.3f\n", label[m], json_number_value(mean), json_number_value(sd));
+        char a[32], b[32], ms[72];
+        cell(a, sizeof a, mean, pct), cell(b, sizeof b, sd, pct);
+        snprintf(ms, sizeof ms, "%s +- %s", a, b);
+        fprintf(f, "  %-11s %16s", label[m], ms);
+        for (int r = 0; r < nr; r++) {
+            cell(a, sizeof a, json_object_get(rv[r], METRIC_KEYS[m]), pct);
+            fprintf(f, " %18s", a);
+        }
+        fprintf(f, "\n");
     }
 }

@@ -14,5 +14,7 @@ int json_write_atomic(const char *path, json_t *v, char *err);
 // per-seed values. A metric that is null in some seed is averaged over the seeds that have it
 // ("n" says how many). 0 / -1 with err.
 int summary_write(const char *run_dir, const int *seeds, int n_seeds, char *err);
-// Print the summary table (mean +- std of the test metrics, percentages for fractions).
-void summary_print(FILE *f, json_t *summary, const char *split);
+// Print the summary table (mean +- std of the test metrics, percentages for fractions); with
+// reference != NULL, further columns: each object member of reference whose value holds metric
+// keys (mird synth's oracle.json: its splits.<split> members "oracle", "chance", ...).
+void summary_print(FILE *f, json_t *summary, const char *split, json_t *reference);

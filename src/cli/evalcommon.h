@@ -1,0 +1,17 @@
+// evalcommon.h: what `mird eval` and `mird predict` share: their flags and predictions of a split.
+#pragma once
+#include "train/model_glue.h"
+#include "train/traindata.h"
+
+typedef struct {
+    const char *ckpt, *data, *split, *vocab, *out, *text, *audio, *video;
+    int max_len, batch_size, threads;
+} EvalArgs;
+
+// Parses `CKPT [DATA] [flags]`; single-clip flags (--text, --audio, --video) only when allow_clip.
+// Returns 0, 1 for --help (printed), or -1 after printing a usage error.
+int eval_parse(EvalArgs *a, int argc, char **argv, int allow_clip, const char *usage);
+// Predictions of every clip of s with the checkpoint's model (eval mode). pred: s->n floats.
+int eval_predict(const EvalArgs *a, const TSplit *s, float *pred, char *err);
+// The word-piece length to use: --max-len, else the checkpoint's training length, else 50.
+int eval_max_len(const EvalArgs *a);

@@ -1,0 +1,25 @@
+// trainer.h: the MIRD training protocol (MIRD.md "One training step", "Unlabeled pairing") over
+// several seeds, with model selection, early stopping, logs, checkpoints and exact resumption.
+//
+// Run folder layout (RUN = --out):
+//   RUN/config.json           the resolved run configuration and model configuration
+//   RUN/summary.json          mean and std (ddof 0) of every metric over the seeds
+//   RUN/seed_S/results.json   INTERFACES.md keys for "valid" and "test" (best epoch), best_epoch,
+//                             seed, config, data sha256s, program version
+//   RUN/seed_S/log.jsonl      one line per epoch: every loss term, raw CLUB estimates, metrics,
+//                             learning rates, seconds
+//   RUN/seed_S/best.safetensors, last.safetensors   FULL training state (model, estimators, both
+//                             optimisers, schedule step, epoch, position in the epoch, RNG states,
+//                             best metric so far): `--resume` continues bit-identically
+//   RUN/seed_S/{losses,mi,valid}.svg, test_predictions.csv, latents.safetensors (--dump-latents)
+// Checkpoints are written atomically (temporary file, fsync, rename); a NaN/inf loss stops the seed
+// with a message naming the step and the term, before anything is written.
+#pragma once
+#include "train/runconfig.h"
+
+// Exit-status-like results of train_run.
+enum { TRAIN_OK = 0, TRAIN_FAIL = 1, TRAIN_USAGE = 2, TRAIN_STOPPED = 75 };
+
+// Trains every seed of c; returns TRAIN_OK, TRAIN_FAIL (err set), TRAIN_USAGE (err set) or
+// TRAIN_STOPPED (c->stop_after_steps reached: a simulated crash, for tests).
+int train_run(const RunConfig *c, char *err);
