@@ -1,13 +1,21 @@
 // test_train.c: learning-rate schedules (values of the Hugging Face formula, the official swapped
 // call on CMU-MOSI's sizes) and, on a tiny model, the training run's reproducibility contracts.
+#include <jansson.h>
 #include <math.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/common.h"
 #include "testutil.h"
+#include "io/safetensors.h"
+#include "train/metrics.h"
+#include "train/runconfig.h"
+#include "train/runlog.h"
 #include "train/schedule.h"
 
 #define CLOSE(a, b) assert_true(fabs((a) - (b)) < 1e-12)
@@ -70,17 +78,86 @@ static void test_schedule_constant_and_names(void **state) {
 }
 
 
+// The run configuration: defaults, then the JSON file, then flags (which win); bad keys and values.
+static void test_runconfig_layers(void **state) {
+    (void)state;
+    char path[] = "/tmp/mird_runconfig_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *js = "{\"epochs\": 7, \"lr\": 2e-5, \"seeds\": [3, 4], \"schedule\": \"paper\", \"dump_latents\": true,"
+                     " \"batch-size\": 16}";
+    assert_int_equal(write(fd, js, strlen(js)), (ssize_t)strlen(js));
+    close(fd);
+    RunConfig c;
+    runconfig_defaults(&c);
+    assert_int_equal(c.epochs, 100);
+    assert_int_equal(c.batch_size, 48);
+    assert_string_equal(c.schedule, "warmup-linear");
+    assert_string_equal(c.select, "valid");
+    char err[MIRD_ERRLEN];
+    char *argv[] = {"train", "--config", path, "--epochs", "9", "--data=d.pkl", "--out", "o", NULL};
+    assert_int_equal(runconfig_parse_args(&c, 8, argv, err), 0);
+    assert_int_equal(c.epochs, 9);      // the flag wins over the file
+    assert_int_equal(c.batch_size, 16); // from the file
+    assert_true(c.lr == 2e-5);
+    assert_int_equal(c.n_seeds, 2);
+    assert_int_equal(c.seeds[1], 4);
+    assert_string_equal(c.schedule, "paper");
+    assert_int_equal(c.dump_latents, 1);
+    assert_string_equal(c.data, "d.pkl");
+    assert_int_equal(runconfig_validate(&c, err), 0);
+    json_t *j = runconfig_to_json(&c);
+    assert_int_equal(json_integer_value(json_object_get(j, "epochs")), 9);
+    assert_string_equal(json_string_value(json_object_get(j, "schedule")), "paper");
+    json_decref(j);
+    unlink(path);
+    runconfig_defaults(&c);
+    char *bad1[] = {"train", "--epochs", "x", NULL};
+    assert_int_equal(runconfig_parse_args(&c, 3, bad1, err), -1);
+    char *bad2[] = {"train", "--select", "best", NULL};
+    assert_int_equal(runconfig_parse_args(&c, 3, bad2, err), -1);
+    char *bad3[] = {"train", "--seeds", "1,,2", NULL};
+    assert_int_equal(runconfig_parse_args(&c, 3, bad3, err), -1);
+    char *bad4[] = {"train", "--batch_size", "3", NULL}; // flags are spelled with '-'
+    assert_int_equal(runconfig_parse_args(&c, 3, bad4, err), -1);
+    json_t *o = json_pack("{s:i}", "no_such_key", 1);
+    assert_int_equal(runconfig_apply_json(&c, o, "x.json", err), -1);
+    assert_non_null(strstr(err, "no_such_key"));
+    json_decref(o);
+    o = json_pack("{s:s}", "epochs", "3");
+    assert_int_equal(runconfig_apply_json(&c, o, "x.json", err), -1);
+    json_decref(o);
+}
+
+// The log keeps the epochs a checkpoint has; a torn last line (a crash mid-write) is dropped.
+static void test_runlog_truncate(void **state) {
+    (void)state;
+    char path[] = "/tmp/mird_runlog_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *txt = "{\"epoch\":1,\"x\":1}\n{\"epoch\":2,\"x\":2}\n{\"epoch\":3,\"x\":3}\n{\"epoch\":4,\"x";
+    assert_int_equal(write(fd, txt, strlen(txt)), (ssize_t)strlen(txt));
+    close(fd);
+    char err[MIRD_ERRLEN];
+    json_t *a = runlog_read(path, err);
+    assert_int_equal(json_array_size(a), 3);
+    json_decref(a);
+    assert_int_equal(runlog_truncate(path, 2, err), 0);
+    a = runlog_read(path, err);
+    assert_int_equal(json_array_size(a), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 1), "epoch")), 2);
+    json_decref(a);
+    json_t *l = json_pack("{s:i}", "epoch", 3);
+    assert_int_equal(runlog_append(path, l, err), 0);
+    json_decref(l);
+    a = runlog_read(path, err);
+    assert_int_equal(json_array_size(a), 3);
+    json_decref(a);
+    unlink(path);
+}
+
 // ---------------------------------------------------------------- end to end (the mird program)
 // A tiny synthetic benchmark and a tiny model: the contracts of `mird train`, `eval`, `predict`.
-#include <jansson.h>
-#include <sys/stat.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "io/safetensors.h"
-#include "train/metrics.h"
-
 static char TMP[256];
 static const char *MIRD;
 
@@ -305,6 +382,8 @@ int main(void) {
         cmocka_unit_test(test_schedule_warmup_linear),
         cmocka_unit_test(test_schedule_paper_swapped),
         cmocka_unit_test(test_schedule_constant_and_names),
+        cmocka_unit_test(test_runconfig_layers),
+        cmocka_unit_test(test_runlog_truncate),
     };
     const struct CMUnitTest e2e[] = {
         cmocka_unit_test(test_same_seed_same_files),
