@@ -8,6 +8,10 @@
 
 static const Command COMMANDS[] = {
     {"version", cmd_version, "print the version and the BLAS backend"},
+    {"train", cmd_train, "train MIRD: seeds, selection, logs, plots, checkpoints, --resume"},
+    {"eval", cmd_eval, "every metric of a checkpoint on a dataset's splits (JSON)"},
+    {"predict", cmd_predict, "sentiment scores of a checkpoint as CSV (a dataset, or one clip)"},
+    {"ablate", cmd_ablate, "train the paper's ablation ladder over seeds and print its table"},
     {"plot", cmd_plot, "redraw the SVG charts of a training run"},
     {"init", cmd_init, "write a freshly initialised MIRD checkpoint"},
     {"debug-step", cmd_debug_step, "golden-test training steps with dropout off (outputs, grads, params)"},
