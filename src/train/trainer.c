@@ -214,7 +214,8 @@ static int train_seed(Run *R, int seed, char *err) {
     schedule_init(&sched, runconfig_schedule(c), Nl, bs, c->epochs, c->warmup_proportion);
 
     Model m;
-    if (model_create(&m, R->model_cfg, c, bs * (1 + r), tr->Tl, tr->Ta, tr->Tv, err)) return TRAIN_FAIL;
+    int evb = c->eval_batch_size, bmax = bs * (1 + r) > evb ? bs * (1 + r) : evb;
+    if (model_create(&m, R->model_cfg, c, bmax, tr->Tl, tr->Ta, tr->Tv, err)) return TRAIN_FAIL;
     RunState st;
     memset(&st, 0, sizeof st);
     st.best_loss = INFINITY;
@@ -249,7 +250,6 @@ static int train_seed(Run *R, int seed, char *err) {
         unlink(p_best);
     }
 
-    int evb = c->eval_batch_size;
     TBatch batch, ebatch;
     tbatch_init(&batch, bs * (1 + r), tr->Tl, tr->Ta, tr->Tv, tr->d_a, tr->d_v);
     tbatch_init(&ebatch, evb, tr->Tl, tr->Ta, tr->Tv, tr->d_a, tr->d_v);
