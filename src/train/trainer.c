@@ -286,7 +286,7 @@ static int train_seed(Run *R, int seed, char *err) {
             for (int k = 0; k < NSUMS; k++) st.sums[k] += vals[k];
             st.step_in_epoch++, st.global_step++;
             char status[160];
-            snprintf(status, sizeof status, "loss %.4f pred %.4f mi %.4f", vals[STEP_LOSS], vals[STEP_PRED], vals[STEP_MI_SUM]);
+            snprintf(status, sizeof status, "loss %.4f pred %.4f mi %.3g", vals[STEP_LOSS], vals[STEP_PRED], vals[STEP_MI_SUM]);
             progress_step(&pg, st.global_step, st.epoch + 1, c->epochs, status);
             if (c->stop_after_steps > 0 && st.global_step >= c->stop_after_steps) {
                 progress_done(&pg);
