@@ -150,7 +150,8 @@ void mird_reset_optim(Mird *m);
 // st_to_f32 converts; shapes must match). Tensors the file has but the model lacks are ignored;
 // a missing model tensor is an error unless allow_missing. Returns 0 or -1 with err.
 int mird_load_params(Mird *m, const char *path, int allow_missing, char *err);
-// Read the model configuration stored in a checkpoint's __metadata__ "mird.config".
+// Read the model configuration stored in a checkpoint's __metadata__ "mird.config"; a file without
+// it (e.g. a state_dict exported from the official code) gets the paper's default configuration.
 int mird_config_from_checkpoint(MirdConfig *c, const char *path, char *err);
 // Write a checkpoint: every model and estimator tensor plus the configuration in the metadata.
 int mird_save_params(const Mird *m, const char *path, char *err);

@@ -13,8 +13,9 @@ int mird_config_from_checkpoint(MirdConfig *c, const char *path, char *err) {
     const char *s = st_meta(&f, "mird.config");
     int rc;
     if (!s) {
+        // e.g. a state_dict exported from the official PyTorch code: the paper's configuration
         mird_config_default(c);
-        rc = errf(err, "%s: no \"mird.config\" in the metadata (not a MIRD checkpoint)", path);
+        rc = 0;
     } else {
         char what[600];
         snprintf(what, sizeof(what), "%s (metadata mird.config)", path);

@@ -145,6 +145,7 @@ void wsa_acts_init(WsaActs *a, const Wsa *m, int Bmax, int Tl, int Ta, int Tv) {
     nt = omp_get_max_threads();
 #endif
     a->sort_n = Ta > Tv ? Ta : Tv;
+    a->sort_threads = nt;
     a->sort_scratch = falloc((size_t)nt * a->sort_n);
 }
 
@@ -164,7 +165,7 @@ static void attend(const Wsa *m, WsaActs *a, float *P, float *info, const float 
         softmax_forward(P, S, rows, n);
         return;
     }
-#pragma omp parallel
+#pragma omp parallel num_threads(a->sort_threads)
     {
         int t = 0, nt = 1;
 #ifdef _OPENMP

@@ -52,8 +52,8 @@ typedef struct {
     float *dPA, *dPV, *dSA, *dSV; // like SA, SV
     float *dAp, *dVp;          // like Ap, Vp
     float *dAal, *dVal;        // [B,Tl,d_a], [B,Tl,d_v]
-    float *sort_scratch;       // per-thread sort buffers
-    int sort_n;
+    float *sort_scratch;       // per-thread sort buffers (sort_threads of sort_n floats)
+    int sort_n, sort_threads;
 } WsaActs;
 
 void wsa_register(Wsa *m, ParamSet *ps, const char *prefix, int H, int d_a, int d_v, float beta, float p_drop,
