@@ -403,6 +403,75 @@ static void test_model_api(void **state) {
     mird_free(&m);
 }
 
+// ---------------------------------------------------------------- train mode: finite differences
+// with every dropout on: the rng is reseeded before each forward so that the masks stay fixed.
+typedef struct {
+    Mird *m;
+    MirdBatch *b;
+} FdCtx;
+
+static double fd_total(void *p) {
+    FdCtx *c = p;
+    Rng r;
+    rng_seed(&r, 99, RNG_STREAM_DROPOUT);
+    mird_forward(c->m, c->b, MIRD_FWD_FULL, MIRD_OBJ_LOG, &r);
+    return c->m->loss.total;
+}
+
+static void test_train_mode_gradcheck(void **state) {
+    (void)state;
+    MirdConfig c;
+    tiny_config(&c);
+    c.bert.hidden_dropout_prob = 0.2f, c.bert.attention_probs_dropout_prob = 0.2f;
+    char err[MIRD_ERRLEN];
+    Mird m;
+    assert_int_equal(mird_create(&m, &c, 4, 6, 5, 3, err), 0);
+    mird_init_weights(&m, 3);
+    Rng r;
+    rng_seed(&r, 4, RNG_STREAM_INIT);
+    // larger weights than the official init so that every path carries a visible gradient
+    for (int i = 0; i < m.params.n; i++) {
+        const ParamInfo *pi = &m.params.p[i];
+        if (!strstr(pi->name, "LayerNorm") && !strstr(pi->name, "lstm"))
+            fill_normal(m.params.data + pi->offset, (long)pi->numel, 0.3f, &r);
+    }
+    TinyBatch tb;
+    tiny_batch(&tb, 4, 3, &r);
+    FdCtx ctx = {&m, &tb.b};
+    fd_total(&ctx);
+    assert_true(isfinite(m.loss.total));
+    mird_backward(&m, &tb.b, MIRD_OBJ_LOG);
+    float *grad = falloc(m.params.total);
+    memcpy(grad, m.params.grad, m.params.total * sizeof(float));
+    const char *names[] = {"encoder_l.encoder.weight",
+                           "encoder_l.bert.encoder.layer.0.intermediate.dense.weight",
+                           "encoder_l.bert.embeddings.LayerNorm.weight",
+                           "mult_encoder.encoder.weight",
+                           "mult_encoder.model.pooler.dense.weight",
+                           "mult_encoder.model.encoder.layer.0.attention.self.query.weight",
+                           "mult_encoder.model.WSA.LayerNorm.weight",
+                           "mult_encoder.model.WSA.W_hv.weight",
+                           "mult_encoder.model.WSA.W_a_.weight",
+                           "mult_encoder.model.embeddings.word_embeddings.weight",
+                           "encoder_v.lstm.weight_ih",
+                           "encoder_a.fc1.weight",
+                           "decoder_l.lstm.weight_hh",
+                           "decoder_v.fc1.bias",
+                           "zy_to_y_fc1.weight",
+                           "zy_to_y_fc2.bias"};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        int k = params_find(&m.params, names[i]);
+        assert_true(k >= 0);
+        const ParamInfo *pi = &m.params.p[k];
+        bad += gradcheck(names[i], fd_total, &ctx, m.params.data + pi->offset, grad + pi->offset, (long)pi->numel,
+                         1e-3, 3e-2, 3e-3, 12);
+    }
+    free(grad);
+    mird_free(&m);
+    assert_int_equal(bad, 0);
+}
+
 // ---------------------------------------------------------------- command line
 static void test_cli(void **state) {
     (void)state;
@@ -486,7 +555,8 @@ int main(void) {
         cmocka_unit_test(test_golden_lstm_full),   cmocka_unit_test(test_sparsemax_values),
         cmocka_unit_test(test_sparsemax_gradcheck), cmocka_unit_test(test_wsa_gradcheck),
         cmocka_unit_test(test_wa_gradcheck),       cmocka_unit_test(test_config),
-        cmocka_unit_test(test_model_api),          cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_model_api),          cmocka_unit_test(test_train_mode_gradcheck),
+        cmocka_unit_test(test_cli),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (tmpdir[0]) rmdir(tmpdir);
