@@ -385,6 +385,19 @@ static void test_model_api(void **state) {
     float y0 = m.y_hat[2];
     mird_forward(&m, &tb.b, MIRD_FWD_PREDICT, MIRD_OBJ_LOG, NULL);
     assert_true(m.y_hat[2] == y0);
+    // a model with a larger capacity gives the same results on the same batch
+    Mird big;
+    assert_int_equal(mird_create(&big, &c, 6, 9, 8, 5, err), 0);
+    memcpy(big.params.data, m.params.data, m.params.total * sizeof(float));
+    memcpy(big.est.data, m.est.data, m.est.total * sizeof(float));
+    mird_forward(&m, &tb.b, MIRD_FWD_FULL, MIRD_OBJ_LOG, NULL);
+    mird_forward(&big, &tb.b, MIRD_FWD_FULL, MIRD_OBJ_LOG, NULL);
+    assert_true(fabsf(big.loss.total - m.loss.total) <= 1e-6f * (1 + fabsf(m.loss.total)));
+    for (int i = 0; i < 3; i++) assert_true(fabsf(big.y_hat[i] - m.y_hat[i]) <= 1e-6f);
+    mird_backward(&m, &tb.b, MIRD_OBJ_LOG);
+    mird_backward(&big, &tb.b, MIRD_OBJ_LOG);
+    assert_true(rel_err_scale(big.params.grad, m.params.grad, (long)m.params.total, 1e-6) < 1e-5);
+    mird_free(&big);
     // ablation objectives run
     for (int k = 1; k <= 4; k++) {
         o.objective = (MirdObjective)k;
