@@ -262,13 +262,17 @@ static void test_same_seed_same_files(void **state) {
 // the parameters, optimiser states and metrics end bit-identical to the uninterrupted run "a".
 static void test_resume_bit_identical(void **state) {
     (void)state;
-    const long stops[] = {4, 6}; // mid-epoch 2; exactly at the end of epoch 2 (before its evaluation)
-    for (int k = 0; k < 2; k++) {
-        char name[32], extra[64], p[1024], q[1024];
-        snprintf(name, sizeof name, "r%ld", stops[k]);
-        snprintf(extra, sizeof extra, "--stop-after-steps %ld", stops[k]);
+    // mid-epoch 2 (resumed from the end of epoch 1); exactly at the end of epoch 2 (before its
+    // evaluation); mid-epoch 2 with a mid-epoch checkpoint after every step (resumed inside the epoch)
+    const long stops[] = {4, 6, 5};
+    const char *ck[] = {"", "", "--checkpoint-steps 1"};
+    for (int k = 0; k < 3; k++) {
+        char name[32], extra[96], p[1024], q[1024];
+        snprintf(name, sizeof name, "r%d", k);
+        snprintf(extra, sizeof extra, "--stop-after-steps %ld %s", stops[k], ck[k]);
         assert_int_equal(train(name, extra), 75);
-        assert_int_equal(train(name, "--resume"), 0);
+        snprintf(extra, sizeof extra, "--resume %s", ck[k]);
+        assert_int_equal(train(name, extra), 0);
         snprintf(p, sizeof p, "%s/a/seed_0/last.safetensors", TMP);
         snprintf(q, sizeof q, "%s/%s/seed_0/last.safetensors", TMP, name);
         same_tensors(p, q);

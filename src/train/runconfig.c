@@ -55,6 +55,8 @@ static const Opt OPTS[] = {
     {"reference", T_STR, F(reference), NULL,
      "JSON of reference test metrics to print beside the result (mird synth's oracle.json)", 0},
     {"quiet", T_BOOL, F(quiet), NULL, "no progress output", 0},
+    {"checkpoint-steps", T_LONG, F(checkpoint_steps), NULL,
+     "also write last.safetensors every N steps inside an epoch (default: epoch ends, every 10 minutes)", 0},
     {"stop-after-steps", T_LONG, F(stop_after_steps), NULL, "testing: exit with status 75 after N steps", 1},
 };
 #undef F
@@ -253,6 +255,7 @@ int runconfig_validate(const RunConfig *c, char *err) {
     if (c->max_len < 2) return errf(err, "--max-len must be >= 2");
     if (c->early_stop < 0) return errf(err, "--early-stop must be >= 0");
     if (c->threads < 0) return errf(err, "--threads must be >= 0");
+    if (c->checkpoint_steps < 0) return errf(err, "--checkpoint-steps must be >= 0");
     if (!(c->lr >= 0) || !(c->mi_lr >= 0) || !(c->weight_decay >= 0))
         return errf(err, "learning rates and weight decay must be >= 0");
     if (!(c->warmup_proportion >= 0 && c->warmup_proportion <= 1))

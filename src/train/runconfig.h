@@ -23,6 +23,8 @@ typedef struct {
     int early_stop;      // epochs without improvement before stopping; 0 = never
     int threads;         // 0 = OpenMP's default
     int resume, dump_latents, quiet;
+    long checkpoint_steps; // also write last.safetensors every N steps inside an epoch (0 = epoch ends
+                           // and every 10 minutes)
     long stop_after_steps; // testing: exit (status 75) right after this many optimiser steps, 0 = off
 } RunConfig;
 

@@ -293,7 +293,9 @@ static int train_seed(Run *R, int seed, char *err) {
                 rc = TRAIN_STOPPED; // a simulated crash: nothing more is written
                 break;
             }
-            if (st.step_in_epoch < steps_per_epoch && now_seconds() - last_ckpt > 600) { // mid-epoch safety copy
+            int due = now_seconds() - last_ckpt > 600 ||
+                      (c->checkpoint_steps > 0 && st.step_in_epoch % c->checkpoint_steps == 0);
+            if (st.step_in_epoch < steps_per_epoch && due) { // a mid-epoch copy of the whole state
                 st.epoch_seconds = now_seconds() - t_epoch;
                 if (save_state(p_last, &m, &st, R->run_json, R->shape_json, err)) {
                     rc = TRAIN_FAIL;
