@@ -29,7 +29,7 @@ mkdir -p "$DIR"
 echo "== 1/4 synthetic benchmark -> $DIR/data"
 "$MIRD" synth --out "$DIR/data" --n-train 384 --n-valid 128 --n-test 256 --n-unlabeled 768 --ta 50 --tv 20
 
-common=(--data "$DIR/data/data.pkl" --model "$DIR/data/model.json" --vocab "$DIR/data/vocab.txt"
+common=(--data "$DIR/data/data.pkl" --model "$DIR/data/model.json" --vocab "$DIR/data/vocab.txt" --max-len 32
         --batch-size 32 --threads "$THREADS")
 echo
 echo "== 2/4 WSA-BERT warm-up, labeled clips only ($WARMUP epochs) -> $DIR/warmup"

@@ -172,7 +172,7 @@ static int sh(const char *fmt, ...) {
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
 }
 
-static const char *TRAIN_FLAGS = "--epochs 3 --batch-size 8 --split-rate 2 --lr 1e-3 --mi-lr 1e-3 --club-steps 2 "
+static const char *TRAIN_FLAGS = "--epochs 3 --batch-size 8 --split-rate 2 --lr 1e-3 --mi-lr 1e-3 --club-steps 2 --max-len 12 "
                                  "--eval-batch-size 7 --threads 1 --quiet";
 
 static int setup_e2e(void **state) {
@@ -288,7 +288,7 @@ static void test_resume_bit_identical(void **state) {
 // written, after the end), then --resume: the same end state as the uninterrupted run "a".
 static void test_sigkill_resume(void **state) {
     (void)state;
-    const int delays_ms[] = {150, 400, 900};
+    const int delays_ms[] = {50, 120, 250};
     for (int k = 0; k < 3; k++) {
         char name[32], cmd[4096], p[1024], q[1024];
         snprintf(name, sizeof name, "k%d", k);
@@ -352,6 +352,39 @@ static void test_predict_csv_matches_eval(void **state) {
     json_decref(e);
 }
 
+// --bert: both BERTs start from the pretrained directory's weights (bit-exact; lr 0 keeps them).
+static void test_bert_init(void **state) {
+    (void)state;
+    const char *F = "tests/fixtures/hf_bert/st_plain";
+    assert_int_equal(sh("%s train --data %s/data/data.pkl --model %s/data/model.json --bert %s --vocab %s/vocab.txt "
+                        "--max-len 12 --out %s/bert --epochs 1 --batch-size 8 --lr 0 --quiet --threads 1 2>%s/bert.err",
+                        MIRD, TMP, TMP, F, F, TMP, TMP),
+                     0);
+    char p[1024], err[MIRD_ERRLEN];
+    snprintf(p, sizeof p, "%s/model.safetensors", F);
+    StFile fa, fb;
+    if (st_open(&fa, p, err)) fail_msg("%s", err);
+    snprintf(p, sizeof p, "%s/bert/seed_0/last.safetensors", TMP);
+    if (st_open(&fb, p, err)) fail_msg("%s", err);
+    int compared = 0;
+    for (int i = 0; i < st_count(&fa); i++) {
+        const StTensor *t = st_tensor(&fa, i);
+        const char *name = !strncmp(t->name, "bert.", 5) ? t->name + 5 : t->name;
+        if (!strncmp(name, "cls.", 4) || strstr(name, "position_ids")) continue;
+        const char *pre[2] = {"encoder_l.bert.", "mult_encoder.model."};
+        for (int k = 0; k < 2; k++) {
+            char full[512];
+            snprintf(full, sizeof full, "%s%s", pre[k], name);
+            const StTensor *u = st_find(&fb, full);
+            if (!u) fail_msg("%s missing in the trained checkpoint", full);
+            if (u->nbytes != t->nbytes || memcmp(u->data, t->data, t->nbytes)) fail_msg("%s differs from %s", full, t->name);
+            compared++;
+        }
+    }
+    assert_true(compared >= 40);
+    st_close(&fa), st_close(&fb);
+}
+
 // Usage errors exit 2, failures exit 1, each with one line on stderr; earlier files stay intact.
 static void test_errors(void **state) {
     (void)state;
@@ -394,6 +427,7 @@ int main(void) {
         cmocka_unit_test(test_resume_bit_identical),
         cmocka_unit_test(test_sigkill_resume),
         cmocka_unit_test(test_predict_csv_matches_eval),
+        cmocka_unit_test(test_bert_init),
         cmocka_unit_test(test_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

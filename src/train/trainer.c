@@ -278,8 +278,9 @@ static int train_seed(Run *R, int seed, char *err) {
             double f = schedule_factor(&sched, st.global_step);
             double vals[STEP_NVALS];
             if (model_train_step(&m, &batch, c->lr * f, c->mi_lr, &st.dropout, vals, err)) {
+                snprintf(tmp, sizeof tmp, "%s", err);
                 errf(err, "seed %d, epoch %d, step %ld (global step %ld): %s", seed, st.epoch + 1, st.step_in_epoch + 1,
-                     st.global_step + 1, (snprintf(tmp, sizeof tmp, "%s", err), tmp));
+                     st.global_step + 1, tmp);
                 rc = TRAIN_FAIL;
                 break;
             }
