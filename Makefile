@@ -81,3 +81,6 @@ clean:
 gemm-probe: deps $(B)/gemm_probe
 $(B)/gemm_probe: $(B)/obj/tools/gemm_probe.o $(B)/libmird.a
 	$(CC) $(CFLAGS) $^ -o $@ -lopenblas $(LDLIBS)
+
+# libFuzzer targets: make fuzz, make fuzz-smoke SECONDS=N (fuzz/README.md)
+include fuzz/fuzz.mk
