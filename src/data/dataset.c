@@ -2,6 +2,7 @@
 #include "data/dataset.h"
 
 #include <jansson.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -117,6 +118,10 @@ static int features(Pickle *pk, const PkArray *a, int neg_inf_zero, const float 
                     free(tmp), free(dst);
                     return derr(path, what, err, "%s value at %s", isnan(v) ? "NaN" : "infinite", at);
                 }
+            } else if (fabs(v) > FLT_MAX) { // finite in float64 but infinite as float32 (found by fuzzing)
+                where3(i + j, T, d, at, sizeof(at));
+                free(tmp), free(dst);
+                return derr(path, what, err, "value %g at %s is too large for float32", v, at);
             }
             s += v;
             dst[i + j] = (float)v;
