@@ -124,12 +124,13 @@ def corpus_torch_zip():
     # a zip whose entry is deflated and declares a big size (a zip bomb's shape: never inflated)
     b = io.BytesIO()
     with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("archive/data.pkl", b"\0" * 100000)
+        z.writestr(zipfile.ZipInfo("archive/data.pkl", (2020, 1, 1, 0, 0, 0)), b"\0" * 100000,
+                   compress_type=zipfile.ZIP_DEFLATED)
     put("torch_zip", "bomb.zip", b.getvalue())
     b = io.BytesIO()
     with zipfile.ZipFile(b, "w", zipfile.ZIP_STORED) as z:
-        z.writestr("archive/data.pkl", pickle.dumps({"a": 1}, protocol=2))
-        z.writestr("archive/version", "3\n")
+        z.writestr(zipfile.ZipInfo("archive/data.pkl", (2020, 1, 1, 0, 0, 0)), pickle.dumps({"a": 1}, protocol=2))
+        z.writestr(zipfile.ZipInfo("archive/version", (2020, 1, 1, 0, 0, 0)), "3\n")
     put("torch_zip", "stored_plain.zip", b.getvalue())
 
 
@@ -195,6 +196,56 @@ def corpus_text():
     put("tokenizer", "invalid_utf8.txt", b"caf\xc3 \xff\xfe \xed\xa0\x80 [CLS]\x00[SEP]")
 
 
+def st_metadata(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return json.loads(f.read(n)).get("__metadata__", {})
+
+
+def corpus_model_config():
+    for d in sorted(os.listdir(FIX)):
+        ck = os.path.join(FIX, d, "ckpt.safetensors")
+        if d.startswith("mird_") and os.path.exists(ck):
+            put("model_config", d + ".json", st_metadata(ck)["mird.config"])
+    put("model_config", "paper.json", json.dumps({
+        "bert": {"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+                 "intermediate_size": 3072, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+                 "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 512, "type_vocab_size": 2,
+                 "layer_norm_eps": 1e-12},
+        "d_a": 33, "d_v": 709, "zy_size": 64, "zl_size": 64, "za_size": 64, "zv_size": 64, "club_hidden": 32,
+        "beta_shift": 1.0, "fusion": "WSA", "text_encoder": "bert", "dropout_prob": 0.5, "dropout_l": 0.5,
+        "dropout_multi": 0.5, "zy_to_y_dropout": 0.5}, indent=1))
+    put("model_config", "empty.json", "{}")
+    put("model_config", "lstm_wa.json", '{"fusion": "WA", "text_encoder": "lstm", "club_hidden": 3, "bert": {}}')
+    put("model_config", "bad.json", '{"fusion": "wsa", "d_a": -1, "beta_shift": "1", "bert": []}')
+
+
+def corpus_datasets(mird):
+    """Dataset pickles (the loader's test fixtures and the generated ones) and .mird files made
+    from them by `mird convert` (skipped when the program is not built)."""
+    import subprocess
+    import tempfile
+    for n in sorted(os.listdir(os.path.join(FIX, "pickle"))):
+        if n.endswith(".pkl") and not n.startswith("types") and not n.startswith("torch"):
+            put("dataset_pickle", n, fixture("pickle", n))
+    for n in ("mird_p4.pkl", "mmsa_p4.pkl", "unlabeled_p2.pkl", "os_system.pkl"):
+        shutil.copy(os.path.join(OUT, "pickle", n), os.path.join(OUT, "dataset_pickle", "gen_" + n))
+    if not os.access(mird, os.X_OK):
+        print("make_corpus: %s not built: no .mird seeds" % mird)
+        return
+    with tempfile.TemporaryDirectory() as td:
+        for n, extra in (("mird_p4_f32", []), ("mmsa_p4_text_bert", []), ("mmsa_p2_raw_text", []),
+                         ("unlabeled_p5", ["--unlabeled"]), ("mird_p5_fortran_be", [])):
+            for vocab in (False, True):
+                out = os.path.join(td, "x.mird")
+                args = [mird, "convert", os.path.join(FIX, "pickle", n + ".pkl"), out] + extra
+                if vocab:
+                    args += ["--vocab", os.path.join(FIX, "tok_tiny_vocab.txt"), "--max-len", "8"]
+                subprocess.run(args, check=True)
+                with open(out, "rb") as f:
+                    put("dataset_file", n + ("_ids" if vocab else "") + ".mird", f.read())
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
@@ -204,6 +255,8 @@ def main():
     corpus_pickle()
     corpus_configs()
     corpus_text()
+    corpus_model_config()
+    corpus_datasets(os.path.join("build", "mird"))
 
 
 if __name__ == "__main__":
