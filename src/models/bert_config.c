@@ -73,6 +73,8 @@ int bert_config_from_json(BertConfig *c, const json_t *obj, char *err) {
     return bert_config_validate(c, err);
 }
 
+enum { BERT_MAX_LAYERS = 1000 };
+
 int bert_config_validate(const BertConfig *c, char *err) {
     const struct {
         const char *name;
@@ -86,6 +88,11 @@ int bert_config_validate(const BertConfig *c, char *err) {
                {"type_vocab_size", c->type_vocab_size}};
     for (size_t i = 0; i < sizeof(pos) / sizeof(pos[0]); i++)
         if (pos[i].v <= 0) return errf(err, "bert config: %s must be positive (got %d)", pos[i].name, pos[i].v);
+    // An upper bound (hostile-input testing): registering L layers costs O(L^2) (by-name parameter lookup),
+    // so a config.json declaring 10^8 layers made `mird init` spin for hours instead of failing.
+    if (c->num_hidden_layers > BERT_MAX_LAYERS)
+        return errf(err, "bert config: num_hidden_layers %d is too large (at most %d)", c->num_hidden_layers,
+                    BERT_MAX_LAYERS);
     if (c->hidden_size % c->num_attention_heads)
         return errf(err, "bert config: hidden_size %d is not a multiple of num_attention_heads %d", c->hidden_size,
                     c->num_attention_heads);
