@@ -92,25 +92,40 @@ void unmap_file(MappedFile *mf) {
 }
 
 int read_file_all(const char *path, char **out, size_t *len, char *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return errf(err, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
+    // O_NONBLOCK so that a FIFO planted where a config or vocabulary should be cannot block open();
+    // only regular files below READ_FILE_MAX are read (configs and vocabularies are far smaller).
+    enum { READ_FILE_MAX = 1 << 30 };
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) return errf(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return errf(err, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return errf(err, "%s: not a regular file", path);
+    }
+    if (st.st_size > READ_FILE_MAX) {
+        close(fd);
+        return errf(err, "%s: too large (%lld bytes; at most %d)", path, (long long)st.st_size, READ_FILE_MAX);
+    }
+    size_t cap = (size_t)st.st_size + 1, n = 0;
     char *buf = xmalloc(cap);
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap *= 2;
-            buf = xrealloc(buf, cap);
+    while (n + 1 < cap) { // the file may shrink or grow while we read: stop at EOF or at the size seen
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int e = errno;
+            close(fd);
+            free(buf);
+            return errf(err, "%s: read error: %s", path, strerror(e));
         }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
         if (r == 0) break;
+        n += (size_t)r;
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return errf(err, "%s: read error", path);
-    }
+    close(fd);
     buf[n] = 0;
     *out = buf;
     if (len) *len = n;
