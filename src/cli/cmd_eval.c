@@ -16,7 +16,8 @@ static const char USAGE[] =
     "  metrics of the checkpoint's model (eval mode) on each split: has0_acc2, has0_f1, non0_acc2,\n"
     "  non0_f1, mae, corr, non0_mae, non0_corr, acc5, acc7 (fractions), mse, n, n_nonzero.\n"
     "  --split: comma-separated names among train, valid, test, or all (default valid,test).\n"
-    "  --vocab: default vocab.txt beside DATA. --max-len: default the checkpoint's training length.\n";
+    "  --vocab: default vocab.txt beside DATA, else the one recorded in the checkpoint. --max-len: default\n"
+    "  the checkpoint's training length.\n";
 
 int cmd_eval(int argc, char **argv) {
     EvalArgs a;
@@ -25,7 +26,7 @@ int cmd_eval(int argc, char **argv) {
     char splits[256];
     snprintf(splits, sizeof splits, "%s", !a.split ? "valid,test" : !strcmp(a.split, "all") ? "train,valid,test" : a.split);
     char vocab[4200], err[MIRD_ERRLEN];
-    tdata_default_vocab(a.vocab, NULL, a.data, vocab, sizeof vocab);
+    eval_vocab(&a, vocab, sizeof vocab);
     int max_len = eval_max_len(&a);
     json_t *out = json_object();
     json_object_set_new(out, "checkpoint", json_string(a.ckpt));

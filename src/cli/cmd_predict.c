@@ -12,7 +12,7 @@
 static const char USAGE[] =
     "usage: mird predict CKPT DATA [--split test] [--vocab VOCAB.txt] [--max-len N] [--batch-size N]\n"
     "                    [--threads T] [--out FILE.csv]\n"
-    "       mird predict CKPT --text \"TEXT\" [--audio FRAMES.txt] [--video FRAMES.txt] --vocab VOCAB.txt\n"
+    "       mird predict CKPT --text \"TEXT\" [--audio FRAMES.txt] [--video FRAMES.txt] [--vocab VOCAB.txt]\n"
     "  CSV on stdout (or --out, written atomically): id,score,label. DATA is a dataset pickle (one split,\n"
     "  default test) or an unlabeled pickle (all clips). One clip: the text, and its acoustic / visual\n"
     "  frames as text matrices (one frame per line, d_a or d_v numbers separated by spaces or commas);\n"
@@ -27,11 +27,11 @@ int cmd_predict(int argc, char **argv) {
     int max_len = eval_max_len(&a);
     TSplit s;
     if (a.text) {
-        if (!a.vocab) {
-            fprintf(stderr, "mird: predict: --text needs --vocab VOCAB.txt\n");
+        if (!a.vocab && !ckpt_vocab(a.ckpt, vocab, sizeof vocab)) {
+            fprintf(stderr, "mird: predict: --text needs --vocab VOCAB.txt (the checkpoint records none)\n");
             return 2;
         }
-        snprintf(vocab, sizeof vocab, "%s", a.vocab);
+        if (a.vocab) snprintf(vocab, sizeof vocab, "%s", a.vocab);
         int sh[5];
         int have = ckpt_data_shape(a.ckpt, sh, err);
         if (have < 0) {
@@ -66,7 +66,7 @@ int cmd_predict(int argc, char **argv) {
             return 1;
         }
     } else {
-        tdata_default_vocab(a.vocab, NULL, a.data, vocab, sizeof vocab);
+        eval_vocab(&a, vocab, sizeof vocab);
         int unl = 0;
         const char *split = a.split ? a.split : "test";
         if (tdata_load_split(a.data, split, vocab, max_len, &s, &unl, err)) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/common.h"
 
@@ -69,6 +70,20 @@ int eval_parse(EvalArgs *a, int argc, char **argv, int allow_clip, const char *u
     }
     if (a->threads > 0) omp_set_num_threads(a->threads);
     return 0;
+}
+
+void eval_vocab(const EvalArgs *a, char *out, size_t cap) {
+    if (a->vocab) {
+        snprintf(out, cap, "%s", a->vocab);
+        return;
+    }
+    if (a->data) {
+        tdata_default_vocab(NULL, NULL, a->data, out, cap);
+        if (access(out, R_OK) == 0) return;
+    }
+    if (ckpt_vocab(a->ckpt, out, cap)) return;
+    if (a->data) tdata_default_vocab(NULL, NULL, a->data, out, cap);
+    else snprintf(out, cap, "vocab.txt");
 }
 
 int eval_max_len(const EvalArgs *a) {

@@ -13,5 +13,8 @@ typedef struct {
 int eval_parse(EvalArgs *a, int argc, char **argv, int allow_clip, const char *usage);
 // Predictions of every clip of s with the checkpoint's model (eval mode). pred: s->n floats.
 int eval_predict(const EvalArgs *a, const TSplit *s, float *pred, char *err);
+// The vocabulary: --vocab, else vocab.txt beside the data file when it exists, else the one the
+// checkpoint's training data was tokenized with (recorded in it), else vocab.txt beside the data.
+void eval_vocab(const EvalArgs *a, char *out, size_t cap);
 // The word-piece length to use: --max-len, else the checkpoint's training length, else 50.
 int eval_max_len(const EvalArgs *a);

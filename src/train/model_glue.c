@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/common.h"
 #include "io/checkpoint.h"
@@ -239,4 +240,19 @@ int ckpt_data_shape(const char *path, int shape[5], char *err) {
     json_decref(o);
     st_close(&f);
     return rc;
+}
+
+int ckpt_vocab(const char *path, char *out, size_t cap) {
+    StFile f;
+    char err[MIRD_ERRLEN];
+    if (st_open(&f, path, err)) return 0;
+    const char *s = st_meta(&f, "mird.data_shape");
+    json_error_t je;
+    json_t *o = s ? json_loads(s, 0, &je) : NULL;
+    const char *v = json_string_value(json_object_get(o, "vocab"));
+    int ok = v && access(v, R_OK) == 0 && strlen(v) < cap;
+    if (ok) strcpy(out, v);
+    json_decref(o);
+    st_close(&f);
+    return ok;
 }

@@ -70,3 +70,6 @@ int model_from_checkpoint(Model *m, const char *path, int Bmax, int Tl, int Ta, 
 // The data shape a training checkpoint was trained with (metadata "mird.data_shape"):
 // shape = {Tl, Ta, Tv, d_a, d_v}. Returns 1 when present, 0 when absent, -1 on a read error.
 int ckpt_data_shape(const char *path, int shape[5], char *err);
+// The vocabulary file a training checkpoint's data was tokenized with (absolute path), if recorded
+// and still readable: 1 (out filled), else 0.
+int ckpt_vocab(const char *path, char *out, size_t cap);

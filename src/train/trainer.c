@@ -11,6 +11,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -454,7 +455,8 @@ int train_run(const RunConfig *c, char *err) {
     if (sha256_file(c->data, R.data_sha, err) || tdata_load(c->data, vocab, c->max_len, R.sp, err)) rc = TRAIN_FAIL;
     if (rc == TRAIN_OK && c->unlabeled[0] && c->split_rate > 0) {
         R.have_unl = 1;
-        if (sha256_file(c->unlabeled, R.unl_sha, err) || tdata_load_unlabeled(c->unlabeled, vocab, c->max_len, &R.unl, err))
+        // raw text is tokenized to the labeled data's length (which an MMSA file's text_bert may fix)
+        if (sha256_file(c->unlabeled, R.unl_sha, err) || tdata_load_unlabeled(c->unlabeled, vocab, R.sp[TD_TRAIN].Tl, &R.unl, err))
             rc = TRAIN_FAIL;
         else if (R.unl.n < R.sp[TD_TRAIN].n * c->split_rate) {
             errf(err, "%s: %d unlabeled clips, but split-rate %d x %d labeled clips need %d", c->unlabeled, R.unl.n,
@@ -462,7 +464,9 @@ int train_run(const RunConfig *c, char *err) {
             rc = TRAIN_FAIL;
         } else if (R.unl.Tl != R.sp[0].Tl || R.unl.Ta != R.sp[0].Ta || R.unl.Tv != R.sp[0].Tv || R.unl.d_a != R.sp[0].d_a ||
                    R.unl.d_v != R.sp[0].d_v) {
-            errf(err, "%s: feature shapes differ from those of %s", c->unlabeled, c->data);
+            errf(err, "%s: clips of %d word pieces, %d x %d audio, %d x %d visual; %s has %d, %d x %d, %d x %d", c->unlabeled,
+                 R.unl.Tl, R.unl.Ta, R.unl.d_a, R.unl.Tv, R.unl.d_v, c->data, R.sp[0].Tl, R.sp[0].Ta, R.sp[0].d_a,
+                 R.sp[0].Tv, R.sp[0].d_v);
             rc = TRAIN_FAIL;
         }
     }
@@ -483,6 +487,9 @@ int train_run(const RunConfig *c, char *err) {
         json_decref(all), json_decref(rj);
         const TSplit *t = &R.sp[TD_TRAIN];
         json_t *sh = json_pack("{s:i,s:i,s:i,s:i,s:i}", "Tl", t->Tl, "Ta", t->Ta, "Tv", t->Tv, "d_a", t->d_a, "d_v", t->d_v);
+        char *rp = realpath(vocab, NULL); // the vocabulary, for mird eval / predict without --vocab
+        if (rp) json_object_set_new(sh, "vocab", json_string(rp));
+        free(rp);
         R.shape_json = json_dumps(sh, JSON_COMPACT);
         json_decref(sh);
     }
