@@ -141,9 +141,31 @@ static int save_state(const char *path, Model *m, const RunState *st, const char
     return rc;
 }
 
-static int load_state(const char *path, Model *m, RunState *st, char *err) {
+// Settings that change what a run computes: resuming with other values would not continue the same
+// run, so a difference is reported (the new values apply from the resumed step on).
+static void warn_changed(const char *path, const char *saved, const char *now) {
+    static const char *const ignore[] = {"resume", "quiet", "threads", "config", "dump_latents", "reference",
+                                         "checkpoint_steps", "eval_batch_size", "out", "seeds", "vocab", NULL};
+    json_error_t je;
+    json_t *a = saved ? json_loads(saved, 0, &je) : NULL, *b = json_loads(now, 0, &je);
+    const char *key;
+    json_t *v;
+    char diff[400] = "";
+    json_object_foreach(b, key, v) {
+        int skip = 0;
+        for (int i = 0; ignore[i]; i++) skip |= !strcmp(key, ignore[i]);
+        if (skip || !a || json_equal(v, json_object_get(a, key))) continue;
+        size_t l = strlen(diff);
+        snprintf(diff + l, sizeof diff - l, "%s%s", l ? ", " : "", key);
+    }
+    if (diff[0]) fprintf(stderr, "mird: warning: %s was trained with other values of: %s (the new ones apply from here on)\n", path, diff);
+    json_decref(a), json_decref(b);
+}
+
+static int load_state(const char *path, Model *m, RunState *st, const char *run_json, char *err) {
     StFile f;
     if (st_open(&f, path, err)) return -1;
+    warn_changed(path, st_meta(&f, "mird.run_config"), run_json);
     int rc = model_load_state(m, &f, err);
     if (!rc) {
         const char *s = st_meta(&f, "mird.train_state");
@@ -222,7 +244,7 @@ static int train_seed(Run *R, int seed, char *err) {
     st.best_loss = INFINITY;
     int rc = TRAIN_OK;
     if (c->resume && file_exists(p_last)) {
-        if (load_state(p_last, &m, &st, err)) {
+        if (load_state(p_last, &m, &st, R->run_json, err)) {
             model_free(&m);
             return TRAIN_FAIL;
         }
