@@ -1,6 +1,7 @@
 // traindata.c: see traindata.h.
 #include "train/traindata.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,8 +187,15 @@ static int read_matrix(const char *path, float **out, int *rows, int *cols, char
             char *e;
             float x = strtof(p, &e);
             if (e == p) {
+                errf(err, "%s: line %d: '%.20s' is not a number", path, r + 1, p); // before p's buffer is freed
                 free(buf), free(v);
-                return errf(err, "%s: line %d: '%.20s' is not a number", path, r + 1, p);
+                return -1;
+            }
+            if (!isfinite(x)) { // "nan", "inf", or out of float32's range (hostile-input testing)
+                errf(err, "%s: line %d: '%.*s' is not a finite float32 value", path, r + 1,
+                     (int)(e - p < 20 ? e - p : 20), p);
+                free(buf), free(v);
+                return -1;
             }
             if ((int)nv >= cap) cap = cap ? 2 * cap : 1024, v = xrealloc(v, sizeof(float) * cap);
             v[nv++] = x, k++;
