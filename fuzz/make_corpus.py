@@ -246,6 +246,13 @@ def corpus_datasets(mird):
                     put("dataset_file", n + ("_ids" if vocab else "") + ".mird", f.read())
 
 
+def corpus_frames():
+    put("frames", "audio5.txt", "0.1 0.2 0.3 0.4 0.5\n-1 -2 -3 -4 -5\n1e-3,2e3,3,4,5\n")
+    put("frames", "video3.txt", "# visual frames\n1\t2\t3\n\n4, 5, 6\r\n")
+    put("frames", "long.txt", "".join("%d %d %d %d %d\n" % (i, i + 1, i + 2, i + 3, i + 4) for i in range(10)))
+    put("frames", "bad.txt", "1 2 3 4 5\nnan inf -inf 1e999 0x1p3\n1 2\nabc\n")
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
@@ -256,6 +263,7 @@ def main():
     corpus_configs()
     corpus_text()
     corpus_model_config()
+    corpus_frames()
     corpus_datasets(os.path.join("build", "mird"))
 
 

@@ -31,6 +31,11 @@ pass=0; fail=0; skip=0
 # Inputs made at test time (not worth a file each).
 : >"$W/empty.bin"
 printf 'hello\n' >"$W/one_line.txt"
+printf '1 2 3 4 5\nnan 1 1 1 1\n' >"$W/frames_nan.txt"
+printf '1 2 3 4 1e999\n' >"$W/frames_overflow.txt"
+printf '1 2 3 4 5\n1 2\n' >"$W/frames_ragged.txt"
+printf '\001\002garbage\n' >"$W/frames_binary.txt"
+printf '1 2 3\n' >"$W/frames_3cols.txt"
 : >"$W/vocab_empty.txt"
 mkdir -p "$W/a_directory"
 
@@ -64,10 +69,12 @@ row() {
   if [ $ok -eq 1 ]; then pass=$((pass + 1)); echo "ok   [$want] $what"
   else fail=$((fail + 1)); echo "FAIL [$want] $what:$why"; sed 's/^/     /' "$W/stderr" | head -n 15; fi
   if [ $md -eq 1 ]; then
-    local shown="mird ${*}"
+    local shown="mird" a
+    for a in "$@"; do [[ $a == *" "* ]] && shown+=" \"$a\"" || shown+=" $a"; done
     shown=${shown//$W/\$TMP}
     [ "$in" != - ] && shown+=" < ${in//$W/\$TMP}"
     msg=${msg//$W/\$TMP}
+    msg=$(printf '%s' "$msg" | tr -d '\000-\010\016-\037')
     [ "$want" -eq 0 ] && msg="(accepted: $(head -c 60 "$W/stdout" | head -n 1 | tr -d '\n')...)"
     printf '| %s | `%s` | %s | %s |\n' "$what" "${shown//|/\\|}" "$want" "${msg//|/\\|}" >>"$W/table.md"
   fi
@@ -159,12 +166,33 @@ if [ -f "$CK" ]; then
 else
   echo "SKIP debug-step rows: $CK absent"
 fi
-# ---- training (once mird train lands): the run folder must not get results
+# ---- eval / predict / bench (the golden test's checkpoint: d_a 5, d_v 7, vocab 40, 16 positions)
+if [ -f "$CK" ]; then
+  head -n 40 "$VOC" >"$W/vocab40.txt"
+  P=$W/pred.csv
+  row "eval: truncated checkpoint" 1 "$W/eval.json" - -- eval "$B/st_truncated.safetensors" "$B/ds_nan_audio.pkl" --out "$W/eval.json"
+  row "eval: dataset with NaN features" 1 "$W/eval.json" - -- eval "$CK" "$B/ds_nan_audio.pkl" --vocab "$VOC" --out "$W/eval.json"
+  row "predict: malicious dataset pickle" 1 "$P" - -- predict "$CK" "$B/pk_os_system.pkl" --vocab "$VOC" --out "$P"
+  row "predict: frame value nan" 1 "$P" - -- predict "$CK" --text "hello world" --audio "$W/frames_nan.txt" --vocab "$W/vocab40.txt" --max-len 16 --out "$P"
+  row "predict: frame value 1e999 (inf as float32)" 1 "$P" - -- predict "$CK" --text "hello world" --audio "$W/frames_overflow.txt" --vocab "$W/vocab40.txt" --max-len 16 --out "$P"
+  row "predict: rows of different lengths" 1 "$P" - -- predict "$CK" --text "hello world" --audio "$W/frames_ragged.txt" --vocab "$W/vocab40.txt" --max-len 16 --out "$P"
+  row "predict: binary garbage as frames" 1 "$P" - -- predict "$CK" --text "hello world" --audio "$W/frames_binary.txt" --vocab "$W/vocab40.txt" --max-len 16 --out "$P"
+  row "predict: 3 values per frame, the model wants d_v 7" 1 "$P" - -- predict "$CK" --text "hello world" --video "$W/frames_3cols.txt" --vocab "$W/vocab40.txt" --max-len 16 --out "$P"
+  row "predict: vocab larger than the model's" 1 "$P" - -- predict "$CK" --text "hello world" --vocab "$VOC" --max-len 16 --out "$P"
+  row "bench: batch with a missing tensor" 1 - - -- bench --checkpoint "$CK" --batch "$B/batch_missing_visual.safetensors" --steps 1
+  row "bench: malicious pickle as checkpoint" 1 - - -- bench --checkpoint "$B/pk_os_system.pkl" --batch "$B/batch_wrong_shape.safetensors" --steps 1
+fi
+# ---- training: the run folder must not get results
 R=$W/run
 row "train: dataset with NaN features" 1 "$R/results.json" - -- train --data "$B/ds_nan_audio.pkl" --out "$R" --epochs 1
 row "train: malicious dataset pickle" 1 "$R/results.json" - -- train --data "$B/pk_os_system.pkl" --out "$R" --epochs 1
 row "train: run config not JSON" 1 "$R/results.json" - -- train --config "$B/cfg_not_json.json" --data "$B/ds_nan_audio.pkl" --out "$R"
 row "train: unknown flag" 2 "$R/results.json" - -- train --bogus
+row "train: malicious unlabeled pickle" 1 "$R/results.json" - -- train --data "$B/../pickle/mird_p4_f32.pkl" --unlabeled "$B/pk_eval.pkl" --vocab "$VOC" --out "$R" --epochs 1
+row "train: model config with 1e8 layers" 1 "$R/results.json" - -- train --data "$B/../pickle/mird_p4_f32.pkl" --model "$B/cfg_huge_layers.json" --vocab "$VOC" --out "$R" --epochs 1
+row "train: --init checkpoint truncated" 1 "$R/results.json" - -- train --data "$B/../pickle/mird_p4_f32.pkl" --init "$B/st_truncated.safetensors" --vocab "$VOC" --out "$R" --epochs 1
+row "train: vocab not UTF-8" 1 "$R/results.json" - -- train --data "$B/../pickle/mird_p4_f32.pkl" --vocab "$B/vocab_not_utf8.txt" --out "$R" --epochs 1
+row "train: HF dir with a zip bomb" 1 "$R/results.json" - -- train --data "$B/../pickle/mird_p4_f32.pkl" --bert "$B/hf_zip_bomb" --vocab "$VOC" --out "$R" --epochs 1
 
 [ $md -eq 1 ] && [ -f "$W/table.md" ] && cat "$W/table.md"
 echo "bad inputs: $pass passed, $fail failed, $skip skipped (binaries: ${bins[*]})"
