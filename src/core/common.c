@@ -16,6 +16,10 @@ int errf(char *err, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(err, MIRD_ERRLEN, fmt, ap);
         va_end(ap);
+        // One line, whatever names a hostile file smuggles in (a tensor or key named "a\nmird: ..."):
+        // control characters become '?'.
+        for (char *p = err; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     }
     return -1;
 }
