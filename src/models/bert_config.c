@@ -1,4 +1,5 @@
 // bert_config.c: BertConfig from / to a Hugging Face config.json object (jansson).
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,8 @@ static int get_float(const json_t *obj, const char *key, float *dst, char *err) 
     if (!v) return 0;
     if (!json_is_number(v)) return errf(err, "bert config: %s must be a number", key);
     double x = json_number_value(v);
-    if (!isfinite(x)) return errf(err, "bert config: %s must be finite", key);
+    if (!isfinite(x) || fabs(x) > FLT_MAX) // 8e41 would become an infinite float (found by fuzzing)
+        return errf(err, "bert config: %s must be a finite float32 value", key);
     *dst = (float)x;
     return 0;
 }

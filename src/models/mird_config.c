@@ -1,6 +1,7 @@
 // mird_config.c: MirdConfig from / to JSON (jansson). See mird_config.h.
 #include "models/mird_config.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,8 @@ static int get_float(const json_t *obj, const char *key, float *dst, const char 
     if (!v) return 0;
     if (!json_is_number(v)) return errf(err, "%s: %s must be a number", what, key);
     double x = json_number_value(v);
-    if (!isfinite(x)) return errf(err, "%s: %s must be finite", what, key);
+    if (!isfinite(x) || fabs(x) > FLT_MAX) // 8e41 would become an infinite float (found by fuzzing)
+        return errf(err, "%s: %s must be a finite float32 value", what, key);
     *dst = (float)x;
     return 0;
 }
