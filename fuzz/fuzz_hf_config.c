@@ -1,6 +1,9 @@
 // fuzz_hf_config.c: a Hugging Face BERT config.json (models/bert.h bert_config_from_json) from
 // arbitrary bytes, as hf_bert_read_config reads it: JSON parse, key checks, validation, and the
-// round trip through bert_config_to_json (a config it accepts must be accepted again).
+// round trip through bert_config_to_json (a config it accepts must be accepted again, with every
+// key kept and unchanged).
+#include <string.h>
+
 #include "core/common.h"
 #include "fuzz_util.h"
 #include "models/bert.h"
@@ -19,6 +22,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             fprintf(stderr, "round trip refused: %s\n", err);
             abort();
         }
+        json_t *again = bert_config_to_json(&c2);
+        if (!json_equal(back, again)) { // every value must survive (an infinite float would be dropped)
+            fprintf(stderr, "round trip changed the configuration\n");
+            abort();
+        }
+        char *s = json_dumps(back, 0);
+        if (!s || !strstr(s, "layer_norm_eps") || !strstr(s, "initializer_range")) abort(); // nothing dropped
+        free(s);
+        json_decref(again);
         json_decref(back);
     } else {
         fuzz_check_err(err);

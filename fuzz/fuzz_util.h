@@ -41,11 +41,12 @@ static inline FILE *fuzz_devnull(void) {
     return f;
 }
 
-// A failure must come with a message. With FUZZ_ONE_LINE=1 in the environment, a message that is
-// not one line (a newline copied from a hostile name into it) also aborts.
+// A failure must come with a message, and the message must be one line (errf replaces control
+// characters, so a newline copied from a hostile name cannot split it). FUZZ_ONE_LINE=0 in the
+// environment turns the one-line check off.
 static inline void fuzz_check_err(const char *err) {
     static int strict = -1;
-    if (strict < 0) strict = getenv("FUZZ_ONE_LINE") && getenv("FUZZ_ONE_LINE")[0] == '1';
+    if (strict < 0) strict = !(getenv("FUZZ_ONE_LINE") && getenv("FUZZ_ONE_LINE")[0] == '0');
     if (!err[0]) {
         fprintf(stderr, "a failure without an error message\n");
         abort();

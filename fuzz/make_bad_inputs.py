@@ -88,6 +88,8 @@ def main():
     put("st_overlap.safetensors", safetensors({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
                                                "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, f32(1, 2)))
     put("st_header_not_json.safetensors", struct.pack("<Q", 8) + b"{\"a\": [ ")
+    put("st_newline_in_name.safetensors", safetensors(
+        {"a\nmird: a forged second line": {"dtype": "F32", "shape": [1], "data_offsets": [0, 8]}}, f32(1)))
     put("st_config_not_json.safetensors", safetensors(
         {"__metadata__": {"mird.config": "{\"d_a\": "}, "a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}},
         f32(1, 2)))

@@ -105,6 +105,7 @@ row "unknown dtype" 1 - - -- inspect --json "$B/st_unknown_dtype.safetensors"
 row "shape disagrees with the byte count" 1 - - -- inspect --json "$B/st_shape_mismatch.safetensors"
 row "shape [2^40, 2^40]: element count overflows" 1 - - -- inspect --json "$B/st_huge_shape.safetensors"
 row "two tensors share bytes" 1 - - -- inspect --json "$B/st_overlap.safetensors"
+row "tensor name with a newline (forged error line)" 1 - - -- inspect --json "$B/st_newline_in_name.safetensors"
 row "mird.config metadata is not JSON" 1 - - -- inspect --json "$B/st_config_not_json.safetensors"
 # ---- pickles: nothing executes
 row "GLOBAL os.system + REDUCE (classic pickle exploit)" 1 - - -- inspect --json "$B/pk_os_system.pkl"
