@@ -288,7 +288,7 @@ static void test_config(void **state) {
     assert_int_equal(c.fusion, MIRD_FUSION_WA);
     assert_int_equal(c.text_encoder, MIRD_TEXT_LSTM);
     const char *badjs[] = {"{\"fusion\": \"MAG\"}", "{\"d_a\": 0}", "{\"d_a\": 1.5}", "{\"dropout_l\": 1.0}",
-                           "{\"bert\": {\"hidden_size\": 10, \"num_attention_heads\": 3}}", "[1]", "{"};
+                           "{\"bert\": {\"hidden_size\": 10, \"num_attention_heads\": 3}}", "[1]", "{", "{\"beta_shift\": 1e300}"};
     for (size_t i = 0; i < sizeof(badjs) / sizeof(badjs[0]); i++) {
         err[0] = 0;
         assert_int_equal(mird_config_from_string(&c, badjs[i], "cfg.json", err), -1);

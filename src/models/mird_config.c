@@ -108,7 +108,7 @@ int mird_config_validate(const MirdConfig *c, char *err) {
     if (c->d_a < 1 || c->d_v < 1 || c->zy_size < 1 || c->zl_size < 1 || c->za_size < 1 || c->zv_size < 1)
         return errf(err, "sizes must be positive");
     if (c->club_hidden < 2) return errf(err, "club_hidden must be at least 2 (the networks use club_hidden / 2)");
-    if (!(c->beta_shift >= 0)) return errf(err, "beta_shift must be >= 0");
+    if (!(c->beta_shift >= 0) || !isfinite(c->beta_shift)) return errf(err, "beta_shift must be finite and >= 0");
     const float d[4] = {c->dropout_prob, c->dropout_l, c->dropout_multi, c->zy_to_y_dropout};
     for (int i = 0; i < 4; i++)
         if (!(d[i] >= 0 && d[i] < 1)) return errf(err, "dropout probabilities must lie in [0, 1)");
