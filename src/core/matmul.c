@@ -15,20 +15,15 @@
 #include <oneapi/dnnl/dnnl.h>
 #endif
 
-// Threading. On 2 cores shared with other processes, a backend's own parallel GEMM splits the work
-// statically between its threads and then waits at a barrier for the slower one: when the partner
-// thread is descheduled (milliseconds), the whole product waits. So matmul does its own splitting:
-//  - products under MATMUL_PAR_MIN_FLOPS (about half a millisecond of one core, e.g. the LSTM steps'
-//    [B,H] x [H,4H]) run on the calling thread, with no parallel region at all;
-//  - larger ones are cut into MATMUL_CHUNKS_PER_THREAD pieces per thread along M or N (the side
-//    whose other operand is smaller, so the re-read operand is the small one) and the pieces are
-//    handed out dynamically to single-threaded backend calls: a descheduled thread delays the
-//    product by at most one piece, the other thread takes the rest.
-// Inside a caller's parallel region matmul runs single-threaded (the backends do so by themselves).
-// Each output element's K-reduction is the backend's own, so results match the unsplit call up to
-// the backend's blocking. Measured with mird bench (docs/performance.md).
+// Threading: products under MATMUL_PAR_MIN_FLOPS (about half a millisecond of one core, e.g. the
+// LSTM steps' [B,H] x [H,4H]) run on the calling thread with no parallel region at all: on 2 cores
+// shared with other processes, a parallel region costs a barrier that waits for a descheduled
+// partner thread (milliseconds), far more than it saves on a small product. Larger products use
+// the backend's own threading. Inside a caller's parallel region the backends run single-threaded.
+// (Cutting large products into dynamically scheduled single-threaded pieces was tried and dropped:
+// on the GEMM probe it reached only 0.80x of dnnl_sgemm's own threading, 0.48x on the [3072 x 768]
+// weight gradient over 7200 rows, whose pieces each re-read the whole right-hand operand.)
 #define MATMUL_PAR_MIN_FLOPS 5e7
-#define MATMUL_CHUNKS_PER_THREAD 4
 
 static void gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc);
@@ -37,37 +32,16 @@ void matmul(int transA, int transB, int M, int N, int K, float alpha, const floa
             const float *B, int ldb, float beta, float *C, int ldc) {
     double flops = 2.0 * M * N * K;
     if (timer_on_ && flops > 0) timer_count_flops(flops); // profiling only (mird bench)
-    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
-    if (nt <= 1 || flops <= 0) {
-        gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    omp_set_num_threads(1); // the backends size their teams by omp_get_max_threads()
-    if (flops < MATMUL_PAR_MIN_FLOPS) {
-        gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    } else {
-        // split N when A (M x K) is the smaller operand (every piece reads all of A), else split M
-        int splitN = (double)M * K <= (double)N * K ? 1 : 0;
-        if (splitN ? N < 32 : M < 32) splitN = !splitN;
-        int D = splitN ? N : M;
-        int nch = nt * MATMUL_CHUNKS_PER_THREAD;
-        int step = (D + nch - 1) / nch;
-        step = (step + 15) & ~15; // multiples of 16 columns / rows
-        if (step < 16) step = 16;
-        nch = (D + step - 1) / step;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-        for (int ch = 0; ch < nch; ch++) {
-            int d0 = ch * step, d1 = d0 + step < D ? d0 + step : D;
-            if (splitN) { // C[:, d0:d1] = op(A) op(B)[:, d0:d1]
-                const float *Bp = transB ? B + (size_t)d0 * ldb : B + d0;
-                gemm(transA, transB, M, d1 - d0, K, alpha, A, lda, Bp, ldb, beta, C + d0, ldc);
-            } else { // C[d0:d1, :] = op(A)[d0:d1, :] op(B)
-                const float *Ap = transA ? A + d0 : A + (size_t)d0 * lda;
-                gemm(transA, transB, d1 - d0, N, K, alpha, Ap, lda, B, ldb, beta, C + (size_t)d0 * ldc, ldc);
-            }
+    if (flops < MATMUL_PAR_MIN_FLOPS && flops > 0 && !omp_in_parallel()) {
+        int nt = omp_get_max_threads();
+        if (nt > 1) { // the backends size their teams by omp_get_max_threads()
+            omp_set_num_threads(1);
+            gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            omp_set_num_threads(nt);
+            return;
         }
     }
-    omp_set_num_threads(nt);
+    gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 static void gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
