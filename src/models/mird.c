@@ -3,6 +3,9 @@
 #include "models/mird.h"
 
 #include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +216,11 @@ int mird_create(Mird *m, const MirdConfig *cfg, int Bmax, int Tl, int Ta, int Tv
     in->lstm_scratch = falloc((size_t)lstm_scr);
     m->x_l_hat = falloc(BTl * (size_t)V);
     in->lse = falloc(BTl);
+    in->ce_nthr = 1;
+#ifdef _OPENMP
+    in->ce_nthr = omp_get_max_threads();
+#endif
+    in->ce_dbias = falloc((size_t)in->ce_nthr * V);
     m->x_a_hat = falloc(B * Ta * c->d_a), in->dxa = falloc(B * Ta * c->d_a);
     m->x_v_hat = falloc(B * Tv * c->d_v), in->dxv = falloc(B * Tv * c->d_v);
     m->zl = falloc(B * c->zl_size), m->za = falloc(B * c->za_size), m->zv = falloc(B * c->zv_size);
@@ -239,7 +247,7 @@ void mird_free(Mird *m) {
         wsa_acts_free(&in->wacts);
         for (int k = 0; k < 6; k++) club_acts_free(&in->cacts[k]);
         float *p[] = {in->ddl, in->ddm, in->dl_in, in->dl_mask, in->dpool_l, in->temb, in->dtemb, in->mask_f, in->dm_in,
-                      in->dm_mask, in->dpool_m, in->dF, in->dE, in->lstm_scratch, in->lse, in->dxa, in->dxv,
+                      in->dm_mask, in->dpool_m, in->dF, in->dE, in->lstm_scratch, in->lse, in->ce_dbias, in->dxa, in->dxv,
                       in->dz[0], in->dz[1], in->dz[2], in->dzy, in->cat4, in->dcat4, in->r1, in->r1a, in->r1d,
                       in->r1mask, in->dr1, in->dr1d, in->dyhat};
         for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++) free(p[i]);
@@ -301,18 +309,28 @@ static double mse_d(const float *a, const float *b, long n) {
     return s / (double)n;
 }
 
+#define CE_CHUNK 2048
+
 // Cross entropy of logits [N,V] vs targets, mean over rows; saves log-sum-exp per row.
 static double ce_forward(const float *x, const int32_t *tg, float *lse, long N, int V) {
     double total = 0;
 #pragma omp parallel for reduction(+ : total)
     for (long r = 0; r < N; r++) {
+        // one pass over the row from memory: chunks of CE_CHUNK logits (in L1 after their max is
+        // taken), a running max and a sum rescaled when the max grows (online log-sum-exp)
         const float *row = x + r * (size_t)V;
-        float mx = row[0];
-#pragma omp simd reduction(max : mx)
-        for (int j = 1; j < V; j++) mx = row[j] > mx ? row[j] : mx;
-        float s = 0; // 16 SIMD partial sums of about V / 16 terms each: relative error ~1e-6
-#pragma omp simd reduction(+ : s)
-        for (int j = 0; j < V; j++) s += fast_expf(row[j] - mx);
+        float mx = -INFINITY, s = 0;
+        for (int j0 = 0; j0 < V; j0 += CE_CHUNK) {
+            int j1 = j0 + CE_CHUNK < V ? j0 + CE_CHUNK : V;
+            float cm = mx;
+#pragma omp simd reduction(max : cm)
+            for (int j = j0; j < j1; j++) cm = row[j] > cm ? row[j] : cm;
+            if (cm > mx) s *= fast_expf(mx - cm), mx = cm;
+            float cs = 0; // SIMD partial sums: relative error ~1e-6
+#pragma omp simd reduction(+ : cs)
+            for (int j = j0; j < j1; j++) cs += fast_expf(row[j] - mx);
+            s += cs;
+        }
         double l = mx + log((double)s);
         lse[r] = (float)l;
         total += l - row[tg[r]];
@@ -526,13 +544,33 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
         TIMER_BEGIN(t_v);
         long NL = (long)B * Tl;
         float sl = (float)(c_rec[0] / (double)NL);
-#pragma omp parallel for
-        for (long r = 0; r < NL; r++) {
-            float *row = m->x_l_hat + r * (size_t)V;
-            float l = in->lse[r];
+        // the vocabulary bias gradient (column sums of this gradient) in the same pass: one partial
+        // row per thread, added up afterwards (linear_backward then skips it)
+        int nthr = in->ce_nthr;
+#pragma omp parallel num_threads(nthr)
+        {
+            int t = 0;
+#ifdef _OPENMP
+            t = omp_get_thread_num();
+#endif
+            float *acc = in->ce_dbias + (size_t)t * V;
+            memset(acc, 0, (size_t)V * sizeof(float));
+#pragma omp for schedule(static)
+            for (long r = 0; r < NL; r++) {
+                float *row = m->x_l_hat + r * (size_t)V;
+                float l = in->lse[r];
 #pragma omp simd
-            for (int j = 0; j < V; j++) row[j] = sl * fast_expf(row[j] - l);
-            row[b->ids[r]] -= sl;
+                for (int j = 0; j < V; j++) row[j] = sl * fast_expf(row[j] - l);
+                row[b->ids[r]] -= sl;
+#pragma omp simd
+                for (int j = 0; j < V; j++) acc[j] += row[j];
+            }
+        }
+        float *gb = in->dec_fc[0].gb;
+        for (int t = 0; t < nthr; t++) {
+            const float *acc = in->ce_dbias + (size_t)t * V;
+#pragma omp simd
+            for (int j = 0; j < V; j++) gb[j] += acc[j];
         }
         long na = (long)B * b->Ta * c->d_a, nv = (long)B * b->Tv * c->d_v;
         double sa = c_rec[1] * 2.0 / na, sv = c_rec[2] * 2.0 / nv;
@@ -544,8 +582,8 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
             Cell *cl = &in->dec_cell[k];
             if (k) TIMER_RESTART(t_v);
             memset(in->ddh[k], 0, (size_t)B * T[k] * Hd * sizeof(float));
-            linear_backward(in->ddh[k], in->dec_fc[k].gW, in->dec_fc[k].gb, dx[k], in->dh[k], in->dec_fc[k].W,
-                            B * T[k], Hd, in->dec_fc[k].out);
+            linear_backward(in->ddh[k], in->dec_fc[k].gW, k ? in->dec_fc[k].gb : NULL, dx[k], in->dh[k],
+                            in->dec_fc[k].W, B * T[k], Hd, in->dec_fc[k].out); // k = 0: bias done above
             if (k == 0) TIMER_END(t_v, "backward.vocab_projection_ce");
             else TIMER_END(t_v, "backward.decoder_projections");
             TIMER_BEGIN(t_d);

@@ -48,6 +48,8 @@ struct MirdInternal {
     float *dh[3], *dc[3], *dact[3], *ddh[3]; // decoder LSTMs [B,T,Hd] (act [B,T,4Hd])
     float *lstm_scratch;
     float *lse;                          // [B*Tl] log-sum-exp of each text logit row
+    float *ce_dbias;                     // [ce_nthr, V] per-thread partial vocabulary bias gradients
+    int ce_nthr;                         // OpenMP threads at creation (the backward uses at most these)
     float *dxa, *dxv;                    // gradients of x_a_hat, x_v_hat
     float *dz[3], *dzy;                  // gradients of zl, za, zv, zy
     float *cat4, *dcat4;                 // [B, zy+zl+za+zv]
