@@ -14,7 +14,7 @@
 #include "core/fpenv.h"
 #include "core/matmul.h"
 #include "core/timer.h"
-#include "layers/fastexp.h"
+#include "layers/vmath.h"
 #include "layers/layers.h"
 #include "models/mird_internal.h"
 
@@ -325,10 +325,10 @@ static double ce_forward(const float *x, const int32_t *tg, float *lse, long N, 
             float cm = mx;
 #pragma omp simd reduction(max : cm)
             for (int j = j0; j < j1; j++) cm = row[j] > cm ? row[j] : cm;
-            if (cm > mx) s *= fast_expf(mx - cm), mx = cm;
+            if (cm > mx) s *= vexpf(mx - cm), mx = cm;
             float cs = 0; // SIMD partial sums: relative error ~1e-6
 #pragma omp simd reduction(+ : cs)
-            for (int j = j0; j < j1; j++) cs += fast_expf(row[j] - mx);
+            for (int j = j0; j < j1; j++) cs += vexpf(row[j] - mx);
             s += cs;
         }
         double l = mx + log((double)s);
@@ -560,7 +560,7 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
                 float *row = m->x_l_hat + r * (size_t)V;
                 float l = in->lse[r];
 #pragma omp simd
-                for (int j = 0; j < V; j++) row[j] = sl * fast_expf(row[j] - l);
+                for (int j = 0; j < V; j++) row[j] = sl * vexpf(row[j] - l);
                 row[b->ids[r]] -= sl;
 #pragma omp simd
                 for (int j = 0; j < V; j++) acc[j] += row[j];
