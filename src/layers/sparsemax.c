@@ -3,6 +3,13 @@
 // tau = (sum_{j<=k} z_(j) - 1) / k, p = max(z - tau, 0).
 // The sort uses the output row as its work space (in-place heapsort: no allocation, unlike qsort,
 // which may call malloc), so the forward needs no scratch buffer.
+// Why src/models/wsa.c has a second sparsemax (official_sparsemax_*): that one reproduces PyTorch
+// autograd through the MIRD authors' implementation bit for bit (float shift by the max, float-rounded
+// cumsum, half gradient at exact ties d == 0, and the extra gradient through tau's dependence on the
+// sorted values z >= z_(k)), for the golden test against PyTorch (tests/test_mird.c). This layer is
+// the spec's sparsemax (tau in double, Jacobian on the support only, tests/test_layers*.c). The two
+// differ in rounding and in the gradient at ties, so one cannot serve both without changing one's
+// results; they are kept separate on purpose.
 #include <math.h>
 
 #include "layers/layers.h"

@@ -14,6 +14,10 @@
 #include "layers/layers.h"
 
 // ---------------------------------------------------------------- the authors' sparsemax
+// Not layers/sparsemax.c on purpose: this one follows PyTorch's float arithmetic in the authors' code
+// (shift by the max, float-rounded cumsum, tau in float) and its autograd (half gradient at exact
+// ties, plus the term through tau for z >= z_(k)), as the golden test against PyTorch needs; the
+// layer is the spec's sparsemax (double tau, support-only Jacobian). Merging would change one's results.
 static int cmp_desc(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
     return (x < y) - (x > y);
