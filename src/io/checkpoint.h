@@ -30,6 +30,10 @@ int checkpoint_save(const char *path, const ParamSet *ps, const char *config_jso
 // Names in f that layout does not have are ignored.
 int ckpt_load_params(const StFile *f, const ParamSet *layout, float *buf, const char *prefix, char *err);
 
+// One tensor of ckpt_load_params: f's tensor `name` into dst (p->numel floats), with the same
+// checks (present, p's shape, a floating dtype) and messages.
+int ckpt_load_tensor(const StFile *f, const ParamInfo *p, const char *name, float *dst, char *err);
+
 // Load the model parameters of a checkpoint into ps (allocated here if it is not yet) by name.
 // config_out (may be NULL): a heap copy of mird.config (free()), or NULL if the file has none.
 int checkpoint_load(const char *path, ParamSet *ps, char **config_out, char *err);
