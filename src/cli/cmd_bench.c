@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "cli/batchfile.h"
 #include "cli/commands.h"
 #include "core/common.h"
 #include "core/matmul.h"
@@ -45,79 +46,6 @@ static int parse_int(const char *flag, const char *s, int lo, int hi, int *dst) 
     }
     *dst = (int)x;
     return 0;
-}
-
-typedef struct {
-    int32_t *ids, *mask, *types;
-    float *ac, *vi, *labels;
-    int B, B_l, Tl, Ta, Tv;
-} BenchBatch;
-
-static void bb_free(BenchBatch *lb) {
-    free(lb->ids), free(lb->mask), free(lb->types), free(lb->ac), free(lb->vi), free(lb->labels);
-    memset(lb, 0, sizeof(*lb));
-}
-
-// The debug-step batch format (INTERFACES.md section 4); shapes checked against the model config.
-static int bb_read(BenchBatch *lb, const char *path, const MirdConfig *c, char *err) {
-    memset(lb, 0, sizeof(*lb));
-    StFile f;
-    if (st_open(&f, path, err)) return -1;
-    int rc = -1;
-    const StTensor *ids = st_find(&f, "input_ids"), *mask = st_find(&f, "attention_mask"),
-                   *tt = st_find(&f, "token_type_ids"), *ac = st_find(&f, "acoustic"), *vi = st_find(&f, "visual"),
-                   *lab = st_find(&f, "labels");
-    if (!ids || !ac || !vi) {
-        errf(err, "%s: the batch needs input_ids, acoustic and visual (missing %s)", path,
-             !ids ? "input_ids" : !ac ? "acoustic" : "visual");
-        goto done;
-    }
-    if (ids->ndim != 2 || ids->shape[0] < 1 || ids->shape[1] < 1 || (ids->dtype != ST_I64 && ids->dtype != ST_I32)) {
-        errf(err, "%s: input_ids must be I64 or I32 [B, Tl]", path);
-        goto done;
-    }
-    int B = (int)ids->shape[0], Tl = (int)ids->shape[1];
-    const StTensor *im[2] = {mask, tt};
-    const char *imn[2] = {"attention_mask", "token_type_ids"};
-    for (int k = 0; k < 2; k++)
-        if (im[k] && (im[k]->ndim != 2 || im[k]->shape[0] != B || im[k]->shape[1] != Tl ||
-                      (im[k]->dtype != ST_I64 && im[k]->dtype != ST_I32))) {
-            errf(err, "%s: %s must be I64 or I32 [%d, %d] like input_ids", path, imn[k], B, Tl);
-            goto done;
-        }
-    if (ac->ndim != 3 || ac->shape[0] != B || ac->shape[1] < 1 || ac->shape[2] != c->d_a) {
-        errf(err, "%s: acoustic must be [%d, Ta, %d] (B from input_ids, d_a from the model)", path, B, c->d_a);
-        goto done;
-    }
-    if (vi->ndim != 3 || vi->shape[0] != B || vi->shape[1] < 1 || vi->shape[2] != c->d_v) {
-        errf(err, "%s: visual must be [%d, Tv, %d] (B from input_ids, d_v from the model)", path, B, c->d_v);
-        goto done;
-    }
-    if (lab && (!(lab->ndim == 1 || (lab->ndim == 2 && lab->shape[1] == 1)) || lab->shape[0] > B)) {
-        errf(err, "%s: labels must be [B_l] with B_l <= %d", path, B);
-        goto done;
-    }
-    lb->B = B, lb->Tl = Tl, lb->Ta = (int)ac->shape[1], lb->Tv = (int)vi->shape[1];
-    lb->B_l = lab ? (int)lab->shape[0] : 0;
-    size_t n = (size_t)B * Tl;
-    lb->ids = xmalloc(n * sizeof(int32_t)), lb->mask = xmalloc(n * sizeof(int32_t));
-    lb->types = xcalloc(n, sizeof(int32_t));
-    lb->ac = falloc(ac->numel), lb->vi = falloc(vi->numel), lb->labels = falloc(lab && lab->numel ? lab->numel : 1);
-    if (st_to_i32(&f, ids, lb->ids, n, err)) goto done;
-    if (mask) {
-        if (st_to_i32(&f, mask, lb->mask, n, err)) goto done;
-    } else {
-        for (size_t i = 0; i < n; i++) lb->mask[i] = 1;
-    }
-    if (tt && st_to_i32(&f, tt, lb->types, n, err)) goto done;
-    if (st_to_f32(&f, ac, lb->ac, ac->numel, err) || st_to_f32(&f, vi, lb->vi, vi->numel, err) ||
-        (lab && st_to_f32(&f, lab, lb->labels, lab->numel, err)))
-        goto done;
-    rc = 0;
-done:
-    st_close(&f);
-    if (rc) bb_free(lb);
-    return rc;
 }
 
 // Resident-set high-water mark: reset (Linux >= 4.0: "5" > /proc/self/clear_refs) and read (VmHWM).
@@ -197,15 +125,15 @@ int cmd_bench(int argc, char **argv) {
         fprintf(stderr, "mird: %s\n", err);
         return 1;
     }
-    BenchBatch lb;
-    if (bb_read(&lb, batch, &cfg, err)) {
+    LoadedBatch lb;
+    if (batchfile_read(&lb, batch, &cfg, 0, err)) {
         fprintf(stderr, "mird: %s\n", err);
         return 1;
     }
     Mird m;
     if (mird_create(&m, &cfg, lb.B, lb.Tl, lb.Ta, lb.Tv, err) || mird_load_params(&m, ckpt, 0, err)) {
         fprintf(stderr, "mird: %s\n", err);
-        bb_free(&lb);
+        batchfile_free(&lb);
         return 1;
     }
     MirdBatch b = {lb.ids, lb.mask, lb.types, lb.ac, lb.vi, lb.B_l ? lb.labels : NULL,
@@ -213,7 +141,7 @@ int cmd_bench(int argc, char **argv) {
     if (mird_check_batch(&m, &b, err)) {
         fprintf(stderr, "mird: %s: %s\n", batch, err);
         mird_free(&m);
-        bb_free(&lb);
+        batchfile_free(&lb);
         return 1;
     }
     MirdStepOpts o = mird_step_defaults();
@@ -300,7 +228,7 @@ int cmd_bench(int argc, char **argv) {
     json_decref(j);
     free(ts), free(sorted);
     mird_free(&m);
-    bb_free(&lb);
+    batchfile_free(&lb);
     if (!finite) {
         fprintf(stderr, "mird: bench: the loss became non-finite during the run\n");
         return 1;

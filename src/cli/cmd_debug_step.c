@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/batchfile.h"
 #include "cli/commands.h"
 #include "core/common.h"
 #include "io/safetensors.h"
@@ -48,80 +49,6 @@ static int parse_int(const char *flag, const char *s, int lo, int *dst) {
     }
     *dst = (int)x;
     return 0;
-}
-
-typedef struct {
-    int32_t *ids, *mask, *types;
-    float *ac, *vi, *labels;
-    int B, B_l, Tl, Ta, Tv;
-} LoadedBatch;
-
-static void batch_free(LoadedBatch *lb) {
-    free(lb->ids), free(lb->mask), free(lb->types), free(lb->ac), free(lb->vi), free(lb->labels);
-}
-
-static int read_batch(LoadedBatch *lb, const char *path, const MirdConfig *c, char *err) {
-    memset(lb, 0, sizeof(*lb));
-    StFile f;
-    if (st_open(&f, path, err)) return -1;
-    int rc = -1;
-    const StTensor *ids = st_find(&f, "input_ids"), *mask = st_find(&f, "attention_mask"),
-                   *tt = st_find(&f, "token_type_ids"), *ac = st_find(&f, "acoustic"), *vi = st_find(&f, "visual"),
-                   *lab = st_find(&f, "labels");
-    if (!ids || !ac || !vi || !lab) {
-        errf(err, "%s: the batch needs input_ids, acoustic, visual and labels (missing %s)", path,
-             !ids ? "input_ids" : !ac ? "acoustic" : !vi ? "visual" : "labels");
-        goto done;
-    }
-    if (ids->ndim != 2 || ids->shape[0] < 1 || ids->shape[1] < 1) {
-        errf(err, "%s: input_ids must be [B, Tl]", path);
-        goto done;
-    }
-    if (ids->dtype != ST_I64 && ids->dtype != ST_I32) {
-        errf(err, "%s: input_ids must be I64 or I32", path);
-        goto done;
-    }
-    int B = (int)ids->shape[0], Tl = (int)ids->shape[1];
-    const StTensor *im[2] = {mask, tt};
-    const char *imn[2] = {"attention_mask", "token_type_ids"};
-    for (int k = 0; k < 2; k++)
-        if (im[k] && (im[k]->ndim != 2 || im[k]->shape[0] != B || im[k]->shape[1] != Tl ||
-                      (im[k]->dtype != ST_I64 && im[k]->dtype != ST_I32))) {
-            errf(err, "%s: %s must be I64 or I32 [%d, %d] like input_ids", path, imn[k], B, Tl);
-            goto done;
-        }
-    if (ac->ndim != 3 || ac->shape[0] != B || ac->shape[1] < 1 || ac->shape[2] != c->d_a) {
-        errf(err, "%s: acoustic must be [%d, Ta, %d] (B from input_ids, d_a from the model)", path, B, c->d_a);
-        goto done;
-    }
-    if (vi->ndim != 3 || vi->shape[0] != B || vi->shape[1] < 1 || vi->shape[2] != c->d_v) {
-        errf(err, "%s: visual must be [%d, Tv, %d] (B from input_ids, d_v from the model)", path, B, c->d_v);
-        goto done;
-    }
-    if (!(lab->ndim == 1 || (lab->ndim == 2 && lab->shape[1] == 1)) || lab->shape[0] > B) {
-        errf(err, "%s: labels must be [B_l] with B_l <= %d", path, B);
-        goto done;
-    }
-    lb->B = B, lb->Tl = Tl, lb->Ta = (int)ac->shape[1], lb->Tv = (int)vi->shape[1], lb->B_l = (int)lab->shape[0];
-    size_t n = (size_t)B * Tl;
-    lb->ids = xmalloc(n * sizeof(int32_t)), lb->mask = xmalloc(n * sizeof(int32_t));
-    lb->types = xcalloc(n, sizeof(int32_t));
-    lb->ac = falloc(ac->numel), lb->vi = falloc(vi->numel), lb->labels = falloc(lab->numel ? lab->numel : 1);
-    if (st_to_i32(&f, ids, lb->ids, n, err)) goto done;
-    if (mask) {
-        if (st_to_i32(&f, mask, lb->mask, n, err)) goto done;
-    } else {
-        for (size_t i = 0; i < n; i++) lb->mask[i] = 1;
-    }
-    if (tt && st_to_i32(&f, tt, lb->types, n, err)) goto done;
-    if (st_to_f32(&f, ac, lb->ac, ac->numel, err) || st_to_f32(&f, vi, lb->vi, vi->numel, err) ||
-        st_to_f32(&f, lab, lb->labels, lab->numel, err))
-        goto done;
-    rc = 0;
-done:
-    st_close(&f);
-    if (rc) batch_free(lb);
-    return rc;
 }
 
 int cmd_debug_step(int argc, char **argv) {
@@ -173,21 +100,21 @@ int cmd_debug_step(int argc, char **argv) {
         return 1;
     }
     LoadedBatch lb;
-    if (read_batch(&lb, batch, &cfg, err)) {
+    if (batchfile_read(&lb, batch, &cfg, 1, err)) {
         fprintf(stderr, "mird: %s\n", err);
         return 1;
     }
     Mird m;
     if (mird_create(&m, &cfg, lb.B, lb.Tl, lb.Ta, lb.Tv, err) || mird_load_params(&m, ckpt, 0, err)) {
         fprintf(stderr, "mird: %s\n", err);
-        batch_free(&lb);
+        batchfile_free(&lb);
         return 1;
     }
     MirdBatch b = {lb.ids, lb.mask, lb.types, lb.ac, lb.vi, lb.labels, lb.B, lb.B_l, lb.Tl, lb.Ta, lb.Tv};
     if (mird_check_batch(&m, &b, err)) {
         fprintf(stderr, "mird: %s: %s\n", batch, err);
         mird_free(&m);
-        batch_free(&lb);
+        batchfile_free(&lb);
         return 1;
     }
     const MirdConfig *c = &m.cfg;
@@ -259,6 +186,6 @@ int cmd_debug_step(int argc, char **argv) {
     free(o_zl), free(o_za), free(o_zv), free(o_zy), free(o_xl), free(o_xa), free(o_xv), free(o_y), free(o_grad);
     free(losses);
     mird_free(&m);
-    batch_free(&lb);
+    batchfile_free(&lb);
     return rc;
 }

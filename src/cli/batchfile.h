@@ -1,0 +1,19 @@
+// batchfile.h: the debug-step batch file (INTERFACES.md section 4), read by `mird debug-step` and
+// `mird bench`: a safetensors file with input_ids [B, Tl] (I64/I32), optional attention_mask and
+// token_type_ids (like input_ids), acoustic [B, Ta, d_a], visual [B, Tv, d_v] and labels [B_l]
+// (B_l <= B; the first B_l rows are labeled). Shapes are checked against the model configuration.
+#pragma once
+#include <stdint.h>
+
+#include "models/mird.h"
+
+typedef struct {
+    int32_t *ids, *mask, *types;
+    float *ac, *vi, *labels;
+    int B, B_l, Tl, Ta, Tv;
+} LoadedBatch;
+
+// need_labels: 1 = labels must be present (debug-step), 0 = optional (B_l = 0 without them).
+// Returns 0, or -1 with a one-line err naming path (lb is then empty).
+int batchfile_read(LoadedBatch *lb, const char *path, const MirdConfig *c, int need_labels, char *err);
+void batchfile_free(LoadedBatch *lb);
