@@ -161,6 +161,7 @@ if [ -f "$CK" ]; then
   row "batch: input_ids stored as F64 (wrong dtype)" 1 "$D" - -- debug-step --checkpoint "$CK" --batch "$B/batch_wrong_dtype.safetensors" --out "$D"
   row "batch: acoustic [4,5,7] for d_a 5 (wrong shape)" 1 "$D" - -- debug-step --checkpoint "$CK" --batch "$B/batch_wrong_shape.safetensors" --out "$D"
   row "batch: token id outside the vocabulary" 1 "$D" - -- debug-step --checkpoint "$CK" --batch "$B/batch_id_out_of_range.safetensors" --out "$D"
+  row "batch: NaN label" 1 "$D" - -- debug-step --checkpoint "$CK" --batch "$B/batch_nan_label.safetensors" --out "$D"
   row "batch: visual missing" 1 "$D" - -- debug-step --checkpoint "$CK" --batch "$B/batch_missing_visual.safetensors" --out "$D"
   row "checkpoint: truncated" 1 "$D" - -- debug-step --checkpoint "$B/st_truncated.safetensors" --batch "$B/batch_wrong_shape.safetensors" --out "$D"
   row "checkpoint: a dataset pickle instead" 1 "$D" - -- debug-step --checkpoint "$B/pk_os_system.pkl" --batch "$B/batch_wrong_shape.safetensors" --out "$D"

@@ -1,11 +1,22 @@
 // batchfile.c: see batchfile.h.
 #include "cli/batchfile.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/common.h"
 #include "io/safetensors.h"
+
+static int is_float(StDtype t) { return t == ST_F32 || t == ST_F16 || t == ST_BF16 || t == ST_F64; }
+
+// The first NaN or infinity of x (as read, after conversion to float: an F64 beyond float's range is inf).
+static int check_finite(const float *x, size_t n, const char *path, const char *name, char *err) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return errf(err, "%s: %s: %s at index %zu", path, name, isnan(x[i]) ? "NaN" : x[i] > 0 ? "inf" : "-inf", i);
+    return 0;
+}
 
 void batchfile_free(LoadedBatch *lb) {
     free(lb->ids), free(lb->mask), free(lb->types), free(lb->ac), free(lb->vi), free(lb->labels);
@@ -54,6 +65,14 @@ int batchfile_read(LoadedBatch *lb, const char *path, const MirdConfig *c, int n
         errf(err, "%s: labels must be [B_l] with B_l <= %d", path, B);
         goto done;
     }
+    const StTensor *feat[2] = {ac, vi};
+    const char *featn[2] = {"acoustic", "visual"};
+    for (int k = 0; k < 2; k++)
+        if (!is_float(feat[k]->dtype)) {
+            errf(err, "%s: %s is %s, expected a floating type (F32, F16, BF16 or F64)", path, featn[k],
+                 st_dtype_name(feat[k]->dtype));
+            goto done;
+        }
     lb->B = B, lb->Tl = Tl, lb->Ta = (int)ac->shape[1], lb->Tv = (int)vi->shape[1];
     lb->B_l = lab ? (int)lab->shape[0] : 0;
     size_t n = (size_t)B * Tl;
@@ -69,6 +88,9 @@ int batchfile_read(LoadedBatch *lb, const char *path, const MirdConfig *c, int n
     if (tt && st_to_i32(&f, tt, lb->types, n, err)) goto done;
     if (st_to_f32(&f, ac, lb->ac, ac->numel, err) || st_to_f32(&f, vi, lb->vi, vi->numel, err) ||
         (lab && st_to_f32(&f, lab, lb->labels, lab->numel, err)))
+        goto done;
+    if (check_finite(lb->ac, ac->numel, path, "acoustic", err) || check_finite(lb->vi, vi->numel, path, "visual", err) ||
+        (lab && check_finite(lb->labels, lab->numel, path, "labels", err)))
         goto done;
     rc = 0;
 done:

@@ -1,7 +1,8 @@
 // batchfile.h: the debug-step batch file (INTERFACES.md section 4), read by `mird debug-step` and
 // `mird bench`: a safetensors file with input_ids [B, Tl] (I64/I32), optional attention_mask and
 // token_type_ids (like input_ids), acoustic [B, Ta, d_a], visual [B, Tv, d_v] and labels [B_l]
-// (B_l <= B; the first B_l rows are labeled). Shapes are checked against the model configuration.
+// (B_l <= B; the first B_l rows are labeled). Shapes are checked against the model configuration;
+// acoustic and visual must have a floating dtype, and acoustic, visual and labels finite values.
 #pragma once
 #include <stdint.h>
 
