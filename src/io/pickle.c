@@ -170,8 +170,7 @@ static int make_seq(P *s, int kind, size_t start, PkObj **out) {
     return 0;
 }
 
-// Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
-static int utf8_ok(const uint8_t *p, size_t n) {
+int pk_utf8_ok(const uint8_t *p, size_t n) {
     size_t i = 0;
     while (i < n) {
         uint8_t c = p[i];
@@ -202,7 +201,7 @@ static int push_payload(P *s, int kind, uint64_t len, int flags) {
         return fail(s, "truncated input (%s of %llu bytes, %zu left)", kind == PK_STR ? "str" : "bytes",
                     (unsigned long long)len, s->n - s->pos);
     const uint8_t *p = s->p + s->pos;
-    if (kind == PK_STR && !utf8_ok(p, (size_t)len)) return fail(s, "str is not valid UTF-8");
+    if (kind == PK_STR && !pk_utf8_ok(p, (size_t)len)) return fail(s, "str is not valid UTF-8");
     NEW(o, kind);
     o->flags = (uint8_t)flags;
     o->s.p = p;

@@ -110,6 +110,8 @@ const PkObj *pk_dict_get(const PkObj *d, const char *key);      // str key looku
 int pk_is_global(const PkObj *o, const char *module_dot_name);  // a PK_GLOBAL "module.name"
 int pk_is_call_of(const PkObj *o, const char *module_dot_name); // REDUCE/NEWOBJ whose callee is that
 int pk_is_seq(const PkObj *o);                                  // list or tuple
+// Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF): 1 if p[0..n) is valid.
+int pk_utf8_ok(const uint8_t *p, size_t n);
 // Copy a str/bytes payload into a NUL-terminated heap string (caller frees); NULL if not str/bytes.
 char *pk_strdup(const PkObj *o);
 // A one-line-per-node dump down to max_depth (debugging and tests).

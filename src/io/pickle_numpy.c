@@ -327,31 +327,6 @@ int pk_numbers(Pickle *pk, const PkObj *o, const char *what, double **out, size_
     return 0;
 }
 
-static int utf8_valid(const uint8_t *p, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = p[i];
-        int k;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) k = 1, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF) k = 2, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4) k = 3, cp = c & 0x07;
-        else return 0;
-        if (n - i <= (size_t)k) return 0;
-        for (int j = 1; j <= k; j++) {
-            if ((p[i + j] & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (p[i + j] & 0x3F);
-        }
-        if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += (size_t)k + 1;
-    }
-    return 1;
-}
-
 // UCS-4 (numpy 'U') to UTF-8, trailing NULs dropped.
 static char *ucs4_to_utf8(const uint8_t *p, size_t nchars, int big) {
     while (nchars && load_bits(p + 4 * (nchars - 1), 4, big) == 0) nchars--;
@@ -377,7 +352,7 @@ static char *ucs4_to_utf8(const uint8_t *p, size_t nchars, int big) {
 static char *bytes_text(const uint8_t *p, size_t n, int strip) {
     if (strip)
         while (n && p[n - 1] == 0) n--;
-    if (memchr(p, 0, n) || !utf8_valid(p, n)) return NULL;
+    if (memchr(p, 0, n) || !pk_utf8_ok(p, n)) return NULL;
     char *s = xmalloc(n + 1);
     if (n) memcpy(s, p, n);
     s[n] = 0;
