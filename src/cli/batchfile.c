@@ -98,3 +98,19 @@ done:
     if (rc) batchfile_free(lb);
     return rc;
 }
+
+int batchfile_load_with_model(const char *ckpt, const char *batch, int need_labels, Mird *m, LoadedBatch *lb,
+                              char *err) {
+    MirdConfig cfg;
+    if (mird_config_from_checkpoint(&cfg, ckpt, err) || batchfile_read(lb, batch, &cfg, need_labels, err)) return -1;
+    if (mird_create(m, &cfg, lb->B, lb->Tl, lb->Ta, lb->Tv, err)) {
+        batchfile_free(lb);
+        return -1;
+    }
+    if (mird_load_params(m, ckpt, 0, err)) {
+        mird_free(m);
+        batchfile_free(lb);
+        return -1;
+    }
+    return 0;
+}

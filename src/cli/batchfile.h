@@ -18,3 +18,9 @@ typedef struct {
 // Returns 0, or -1 with a one-line err naming path (lb is then empty).
 int batchfile_read(LoadedBatch *lb, const char *path, const MirdConfig *c, int need_labels, char *err);
 void batchfile_free(LoadedBatch *lb);
+
+// The common start of debug-step and bench: the configuration of checkpoint ckpt, the batch file,
+// a model sized for the batch (mird_create) and the checkpoint's weights. Returns 0, or -1 with err
+// (nothing left allocated).
+int batchfile_load_with_model(const char *ckpt, const char *batch, int need_labels, Mird *m, LoadedBatch *lb,
+                              char *err);

@@ -120,22 +120,13 @@ int cmd_bench(int argc, char **argv) {
     }
     if (threads > 0) omp_set_num_threads(threads);
     char err[MIRD_ERRLEN];
-    MirdConfig cfg;
-    if (mird_config_from_checkpoint(&cfg, ckpt, err)) {
-        fprintf(stderr, "mird: %s\n", err);
-        return 1;
-    }
     LoadedBatch lb;
-    if (batchfile_read(&lb, batch, &cfg, 0, err)) {
-        fprintf(stderr, "mird: %s\n", err);
-        return 1;
-    }
     Mird m;
-    if (mird_create(&m, &cfg, lb.B, lb.Tl, lb.Ta, lb.Tv, err) || mird_load_params(&m, ckpt, 0, err)) {
+    if (batchfile_load_with_model(ckpt, batch, 0, &m, &lb, err)) {
         fprintf(stderr, "mird: %s\n", err);
-        batchfile_free(&lb);
         return 1;
     }
+    const MirdConfig cfg = m.cfg;
     MirdBatch b = {lb.ids, lb.mask, lb.types, lb.ac, lb.vi, lb.B_l ? lb.labels : NULL,
                    lb.B,   lb.B_l, lb.Tl,    lb.Ta, lb.Tv};
     if (mird_check_batch(&m, &b, err)) {

@@ -94,20 +94,10 @@ int cmd_debug_step(int argc, char **argv) {
         return 2;
     }
     char err[MIRD_ERRLEN];
-    MirdConfig cfg;
-    if (mird_config_from_checkpoint(&cfg, ckpt, err)) {
-        fprintf(stderr, "mird: %s\n", err);
-        return 1;
-    }
     LoadedBatch lb;
-    if (batchfile_read(&lb, batch, &cfg, 1, err)) {
-        fprintf(stderr, "mird: %s\n", err);
-        return 1;
-    }
     Mird m;
-    if (mird_create(&m, &cfg, lb.B, lb.Tl, lb.Ta, lb.Tv, err) || mird_load_params(&m, ckpt, 0, err)) {
+    if (batchfile_load_with_model(ckpt, batch, 1, &m, &lb, err)) {
         fprintf(stderr, "mird: %s\n", err);
-        batchfile_free(&lb);
         return 1;
     }
     MirdBatch b = {lb.ids, lb.mask, lb.types, lb.ac, lb.vi, lb.labels, lb.B, lb.B_l, lb.Tl, lb.Ta, lb.Tv};
