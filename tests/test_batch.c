@@ -1,5 +1,6 @@
 // test_batch.c: labeled/unlabeled pairing (clip i with i + k N_l), per-epoch reshuffling from the
-// seed, padding and truncation to the batch lengths, sequential evaluation batches.
+// seed, padding and truncation to the batch lengths, sequential evaluation batches, restarting an
+// epoch from a saved stream state.
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,10 +157,51 @@ static void test_pad_truncate_and_seq(void **st) {
     free_split(&S);
 }
 
+// An epoch restarted from the shuffle-stream state at its start (a resumed run) gives the same
+// order, the same remaining batches and the same stream state afterwards.
+static void test_epoch_from(void **st) {
+    (void)st;
+    DataSplit L, U;
+    int Nl = 10, r = 1, Bl = 3;
+    make_split(&L, "train", Nl, 6, 5, 4, 3, 2, 0, 1);
+    make_split(&U, "unlabeled", 10, 6, 5, 4, 3, 2, 500000, 0);
+    char err[MIRD_ERRLEN];
+    BatchIter a, b;
+    if (batch_iter_init(&a, &L, &U, r, Bl, 7, err) || batch_iter_init(&b, &L, &U, r, Bl, 99, err)) fail_msg("%s", err);
+    Batch x, y;
+    batch_alloc(&x, Bl, Bl * (1 + r), 6, 5, 4, 3, 2);
+    batch_alloc(&y, Bl, Bl * (1 + r), 6, 5, 4, 3, 2);
+    batch_iter_epoch(&a); // epoch 1
+    Rng start = a.rng;    // the stream before epoch 2's shuffle
+    batch_iter_epoch(&a);
+    assert_int_equal(batch_iter_next(&a, &x), 1);
+    assert_int_equal(batch_iter_next(&a, &x), 1); // two batches of epoch 2 taken
+    batch_iter_epoch_from(&b, &start, 2);
+    assert_memory_equal(a.order, b.order, sizeof(int) * Nl);
+    assert_memory_equal(&a.rng, &b.rng, sizeof(Rng));
+    int n = 0, ra, rb;
+    while ((ra = batch_iter_next(&a, &x)) == 1) {
+        rb = batch_iter_next(&b, &y);
+        assert_int_equal(rb, 1);
+        assert_int_equal(x.B, y.B);
+        assert_memory_equal(x.src, y.src, sizeof(int) * x.B);
+        assert_memory_equal(x.acoustic, y.acoustic, sizeof(float) * x.B * 5 * 3);
+        n++;
+    }
+    assert_int_equal(n, 2); // batches 3 and 4 of ceil(10 / 3) = 4
+    assert_int_equal(batch_iter_next(&b, &y), 0);
+    batch_iter_epoch_from(&b, &start, 99); // past the end: the epoch is done
+    assert_int_equal(batch_iter_next(&b, &y), 0);
+    batch_free(&x), batch_free(&y);
+    batch_iter_free(&a), batch_iter_free(&b);
+    free_split(&L), free_split(&U);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pairing_and_shuffle),
         cmocka_unit_test(test_pad_truncate_and_seq),
+        cmocka_unit_test(test_epoch_from),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

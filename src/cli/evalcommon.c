@@ -112,17 +112,13 @@ int eval_predict(const EvalArgs *a, const TSplit *s, float *pred, char *err) {
         model_free(&m);
         return -1;
     }
-    TBatch b;
-    tbatch_init(&b, bs, s->Tl, s->Ta, s->Tv, s->d_a, s->d_v);
-    int *idx = xmalloc(sizeof(int) * (size_t)bs);
-    for (int i0 = 0; i0 < s->n; i0 += bs) {
-        int nb = s->n - i0 < bs ? s->n - i0 : bs;
-        for (int k = 0; k < nb; k++) idx[k] = i0 + k;
-        tbatch_gather(&b, s, idx, nb, NULL, NULL, 0);
+    Batch b;
+    batch_alloc(&b, bs, bs, s->Tl, s->Ta, s->Tv, s->d_a, s->d_v);
+    for (int i0 = 0, nb; i0 < s->n; i0 += nb) {
+        nb = batch_seq(&b, &s->d, i0, bs);
         model_predict(&m, &b, pred + i0, NULL);
     }
-    free(idx);
-    tbatch_free(&b);
+    batch_free(&b);
     model_free(&m);
     return 0;
 }

@@ -88,6 +88,13 @@ void batch_iter_epoch(BatchIter *it) {
     it->epoch++;
 }
 
+void batch_iter_epoch_from(BatchIter *it, const Rng *start, long skip) {
+    it->rng = *start;
+    batch_iter_epoch(it);
+    long pos = skip * (long)it->B_l;
+    it->pos = pos < 0 ? 0 : pos > it->N_l ? it->N_l : (int)pos;
+}
+
 int batch_iter_count(const BatchIter *it) { return (it->N_l + it->B_l - 1) / it->B_l; }
 
 int batch_iter_next(BatchIter *it, Batch *b) {

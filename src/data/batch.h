@@ -53,6 +53,10 @@ int batch_iter_init(BatchIter *it, const DataSplit *lab, const DataSplit *unl, i
 void batch_iter_free(BatchIter *it);
 // Start the next epoch: reshuffle the labeled order.
 void batch_iter_epoch(BatchIter *it);
+// Start an epoch from a saved shuffle-stream state `start` (the state before that epoch's shuffle,
+// e.g. from a checkpoint) with its first `skip` batches already taken; afterwards it->rng is the
+// state after the shuffle, as batch_iter_epoch leaves it (a resumed run continues bit-exactly).
+void batch_iter_epoch_from(BatchIter *it, const Rng *start, long skip);
 // Fill b with the next batch of the epoch: 1, or 0 when the epoch is done; -1 (nothing filled) when
 // b cannot hold B_l labeled and (1 + r) B_l rows or its d_a / d_v differ from the data's.
 int batch_iter_next(BatchIter *it, Batch *b);

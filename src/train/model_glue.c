@@ -91,13 +91,13 @@ int model_init(Model *m, Rng *init, const RunConfig *c, char *err) {
     return 0;
 }
 
-static void to_batch(MirdBatch *mb, const TBatch *b) {
+static void to_batch(MirdBatch *mb, const Batch *b) {
     mb->ids = b->ids, mb->mask = b->mask, mb->types = b->types;
-    mb->acoustic = b->audio, mb->visual = b->video, mb->labels = b->labels;
-    mb->B = b->B, mb->B_l = b->Bl, mb->Tl = b->Tl, mb->Ta = b->Ta, mb->Tv = b->Tv;
+    mb->acoustic = b->acoustic, mb->visual = b->visual, mb->labels = b->labels;
+    mb->B = b->B, mb->B_l = b->B_l, mb->Tl = b->Tl, mb->Ta = b->Ta, mb->Tv = b->Tv;
 }
 
-int model_train_step(Model *m, const TBatch *b, double lr, double mi_lr, Rng *dropout, double *vals, char *err) {
+int model_train_step(Model *m, const Batch *b, double lr, double mi_lr, Rng *dropout, double *vals, char *err) {
     MirdBatch mb;
     to_batch(&mb, b);
     if (mird_check_batch(&m->mird, &mb, err)) return -1;
@@ -128,7 +128,7 @@ int model_train_step(Model *m, const TBatch *b, double lr, double mi_lr, Rng *dr
     return 0;
 }
 
-void model_predict(Model *m, const TBatch *b, float *y, float *lat) {
+void model_predict(Model *m, const Batch *b, float *y, float *lat) {
     MirdBatch mb;
     to_batch(&mb, b);
     mb.B_l = 0, mb.labels = NULL;

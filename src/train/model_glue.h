@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "core/rng.h"
+#include "data/batch.h"
 #include "io/safetensors.h"
 #include "models/mird.h"
 #include "train/runconfig.h"
@@ -51,9 +52,9 @@ int model_create(Model *m, json_t *cfg, const RunConfig *c, int Bmax, int Tl, in
 int model_init(Model *m, Rng *init, const RunConfig *c, char *err);
 // One training step at model learning rate lr (mi_lr for the estimators). vals gets STEP_NVALS
 // values. A NaN or inf term fails with a message naming the term.
-int model_train_step(Model *m, const TBatch *b, double lr, double mi_lr, Rng *dropout, double *vals, char *err);
+int model_train_step(Model *m, const Batch *b, double lr, double mi_lr, Rng *dropout, double *vals, char *err);
 // Eval mode: y[B]; lat (may be NULL) [B, 4, z]: zS (zy), zL, zA, zV per row.
-void model_predict(Model *m, const TBatch *b, float *y, float *lat);
+void model_predict(Model *m, const Batch *b, float *y, float *lat);
 int model_latent_size(const Model *m);
 // Name of the first parameter (model or estimator) holding NaN or inf, or NULL.
 const char *model_first_nonfinite(const Model *m);

@@ -20,6 +20,7 @@ void tsplit_free(TSplit *s) {
     if (s->owns_) {
         free((void *)s->ids), free((void *)s->mask), free((void *)s->types), free((void *)s->audio),
             free((void *)s->video), free((void *)s->labels);
+        free(s->d.audio_len), free(s->d.visual_len);
         if (s->clip_id)
             for (int i = 0; i < s->n; i++) free(s->clip_id[i]);
         free((void *)s->clip_id);
@@ -38,6 +39,7 @@ static void view(TSplit *t, const DataSplit *d, Shared *sh) {
     t->n = d->n, t->Tl = d->Tl, t->Ta = d->Ta, t->Tv = d->Tv, t->d_a = d->d_a, t->d_v = d->d_v;
     t->ids = d->ids, t->mask = d->mask, t->types = d->seg;
     t->audio = d->audio, t->video = d->visual, t->labels = d->labels, t->clip_id = d->clip_id;
+    t->d = *d;
     t->owner_ = sh;
     sh->refs++;
 }
@@ -116,40 +118,6 @@ int tdata_load_unlabeled(const char *path, const char *vocab, int max_len, TSpli
         return -1;
     }
     return 0;
-}
-
-void tbatch_init(TBatch *b, int cap, int Tl, int Ta, int Tv, int d_a, int d_v) {
-    memset(b, 0, sizeof *b);
-    b->cap = cap, b->Tl = Tl, b->Ta = Ta, b->Tv = Tv, b->d_a = d_a, b->d_v = d_v;
-    b->ids = xcalloc((size_t)cap * Tl, sizeof(int32_t));
-    b->mask = xcalloc((size_t)cap * Tl, sizeof(int32_t));
-    b->types = xcalloc((size_t)cap * Tl, sizeof(int32_t));
-    b->audio = falloc((size_t)cap * Ta * d_a + 1);
-    b->video = falloc((size_t)cap * Tv * d_v + 1);
-    b->labels = falloc((size_t)cap + 1);
-}
-
-void tbatch_free(TBatch *b) {
-    free(b->ids), free(b->mask), free(b->types), free(b->audio), free(b->video), free(b->labels);
-    memset(b, 0, sizeof *b);
-}
-
-static void copy_row(TBatch *b, int row, const TSplit *s, int i) {
-    size_t tl = (size_t)b->Tl, fa = (size_t)b->Ta * b->d_a, fv = (size_t)b->Tv * b->d_v;
-    memcpy(b->ids + row * tl, s->ids + i * tl, tl * sizeof(int32_t));
-    memcpy(b->mask + row * tl, s->mask + i * tl, tl * sizeof(int32_t));
-    memcpy(b->types + row * tl, s->types + i * tl, tl * sizeof(int32_t));
-    memcpy(b->audio + row * fa, s->audio + i * fa, fa * sizeof(float));
-    memcpy(b->video + row * fv, s->video + i * fv, fv * sizeof(float));
-}
-
-void tbatch_gather(TBatch *b, const TSplit *L, const int *idx_l, int nl, const TSplit *U, const int *idx_u, int nu) {
-    b->B = nl + nu, b->Bl = L->labels ? nl : 0;
-    for (int k = 0; k < nl; k++) {
-        copy_row(b, k, L, idx_l[k]);
-        if (L->labels) b->labels[k] = L->labels[idx_l[k]];
-    }
-    for (int k = 0; k < nu; k++) copy_row(b, nl + k, U, idx_u[k]);
 }
 
 void tdata_default_vocab(const char *flag, const char *bert_dir, const char *data_path, char *out, size_t cap) {
@@ -234,6 +202,13 @@ int tdata_single_clip(const char *text, const char *audio_path, const char *vide
     char **cid = xmalloc(sizeof(char *));
     cid[0] = xstrdup("clip");
     s->clip_id = cid;
+    DataSplit *d = &s->d; // the batching view of the same arrays (owned through s)
+    snprintf(d->name, sizeof d->name, "clip");
+    d->n = 1, d->Tl = max_len, d->Ta = Ta, d->Tv = Tv, d->d_a = d_a, d->d_v = d_v;
+    d->ids = ids, d->mask = mask, d->seg = (int32_t *)s->types;
+    d->audio = dst[0], d->visual = dst[1], d->clip_id = cid;
+    d->audio_len = xmalloc(sizeof(int32_t)), d->visual_len = xmalloc(sizeof(int32_t));
+    d->audio_len[0] = Ta, d->visual_len[0] = Tv;
     const char *paths[2] = {audio_path, video_path};
     int T[2] = {Ta, Tv}, D[2] = {d_a, d_v};
     for (int k = 0; k < 2; k++) {

@@ -1,9 +1,11 @@
 // traindata.h: the data of a training run in the form the loop uses: per split, token ids
-// (tokenized once), features and labels in flat arrays, and batches gathered from them.
+// (tokenized once), features and labels in flat arrays; batches come from data/batch.h.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "data/dataset.h"
 
 // A view of one split of a loaded dataset (data/dataset.h; the arrays stay where the dataset keeps
 // them, e.g. in the memory-mapped file) or of a single clip (owned arrays).
@@ -14,6 +16,8 @@ typedef struct {
     const float *video;                // [n, Tv, d_v]
     const float *labels;               // [n] (NULL when unlabeled)
     char *const *clip_id;              // [n] clip names, or NULL
+    DataSplit d;                       // the same split as data/dataset.h sees it (batches are gathered
+                                       // from it with data/batch.h)
     void *owner_;                      // shared loaded dataset (reference counted)
     int owns_;                         // arrays are the split's own (single clip)
 } TSplit;
@@ -34,19 +38,6 @@ int tdata_load_split(const char *path, const char *split, const char *vocab, int
 int tdata_single_clip(const char *text, const char *audio_path, const char *video_path, const char *vocab,
                       int max_len, int Ta, int Tv, int d_a, int d_v, TSplit *out, char *err);
 void tsplit_free(TSplit *s);
-
-// One batch: rows [0, Bl) labeled, [Bl, B) unlabeled.
-typedef struct {
-    int B, Bl, cap, Tl, Ta, Tv, d_a, d_v;
-    int32_t *ids, *mask, *types;
-    float *audio, *video, *labels;
-} TBatch;
-
-void tbatch_init(TBatch *b, int cap, int Tl, int Ta, int Tv, int d_a, int d_v);
-void tbatch_free(TBatch *b);
-// Gathers rows: labeled rows idx_l[0..nl) of L, then unlabeled rows idx_u[0..nu) of U (U may be NULL
-// when nu == 0). With labels == 0 (evaluation of an unlabeled split) labels are not copied.
-void tbatch_gather(TBatch *b, const TSplit *L, const int *idx_l, int nl, const TSplit *U, const int *idx_u, int nu);
 
 // The vocabulary to tokenize with: `flag` if set, else BERT_DIR/vocab.txt when bert_dir is set,
 // else vocab.txt in the data file's folder (the synthetic benchmark writes one there).

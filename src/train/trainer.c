@@ -19,6 +19,7 @@
 
 #include "core/common.h"
 #include "core/rng.h"
+#include "data/batch.h"
 #include "io/checkpoint.h"
 #include "train/metrics.h"
 #include "train/model_glue.h"
@@ -180,20 +181,16 @@ static int load_state(const char *path, Model *m, RunState *st, const char *run_
 
 // ---------------------------------------------------------------- evaluation
 // Predictions (eval mode) of every clip of a split; lat (may be NULL): [n, 4, z] latents zS zL zA zV.
-static void predict_split(Model *m, const TSplit *s, int eval_bs, TBatch *b, float *pred, float *lat) {
-    int *idx = xmalloc(sizeof(int) * (size_t)eval_bs);
-    int zd = model_latent_size(m);
-    for (int i0 = 0; i0 < s->n; i0 += eval_bs) {
-        int nb = s->n - i0 < eval_bs ? s->n - i0 : eval_bs;
-        for (int k = 0; k < nb; k++) idx[k] = i0 + k;
-        tbatch_gather(b, s, idx, nb, NULL, NULL, 0);
+static void predict_split(Model *m, const TSplit *s, Batch *b, float *pred, float *lat) {
+    int zd = model_latent_size(m), nb;
+    for (int i0 = 0; i0 < s->n; i0 += nb) {
+        nb = batch_seq(b, &s->d, i0, b->cap);
         model_predict(m, b, pred + i0, lat ? lat + (size_t)i0 * 4 * zd : NULL);
     }
-    free(idx);
 }
 
-static void evaluate(Model *m, const TSplit *s, int eval_bs, TBatch *b, Metrics *out, float *pred) {
-    predict_split(m, s, eval_bs, b, pred, NULL);
+static void evaluate(Model *m, const TSplit *s, Batch *b, Metrics *out, float *pred) {
+    predict_split(m, s, b, pred, NULL);
     metrics_compute(out, pred, s->labels, s->n);
 }
 
@@ -273,11 +270,15 @@ static int train_seed(Run *R, int seed, char *err) {
         unlink(p_best);
     }
 
-    TBatch batch, ebatch;
-    tbatch_init(&batch, bs * (1 + r), tr->Tl, tr->Ta, tr->Tv, tr->d_a, tr->d_v);
-    tbatch_init(&ebatch, evb, tr->Tl, tr->Ta, tr->Tv, tr->d_a, tr->d_v);
-    int *perm = xmalloc(sizeof(int) * (size_t)(Nl + 1));
-    int *uidx = xmalloc(sizeof(int) * (size_t)(bs * (r > 0 ? r : 1)));
+    // the batches (MIRD.md pairing): labeled clip i with unlabeled clips i + k N_l; the iterator's
+    // shuffle stream is st.shuffle_at_epoch at each epoch start (checkpointed with the run state)
+    Batch batch, ebatch;
+    batch_alloc(&batch, bs, bs * (1 + r), tr->Tl, tr->Ta, tr->Tv, tr->d_a, tr->d_v);
+    batch_alloc(&ebatch, evb, evb, tr->Tl, tr->Ta, tr->Tv, tr->d_a, tr->d_v);
+    BatchIter it;
+    memset(&it, 0, sizeof it);
+    if (rc == TRAIN_OK && batch_iter_init(&it, &tr->d, R->have_unl ? &R->unl.d : NULL, r, bs, (uint64_t)seed, err))
+        rc = TRAIN_FAIL;
     int nmax = R->sp[TD_VALID].n > R->sp[TD_TEST].n ? R->sp[TD_VALID].n : R->sp[TD_TEST].n;
     float *pred = xmalloc(sizeof(float) * (size_t)(nmax + 1));
     Progress pg;
@@ -286,18 +287,17 @@ static int train_seed(Run *R, int seed, char *err) {
     const int sel = !strcmp(c->select, "test") ? TD_TEST : TD_VALID;
 
     while (rc == TRAIN_OK && !st.finished && st.epoch < c->epochs) {
-        // the epoch's permutation: identity shuffled by the stream's state at the epoch start
-        Rng sh = st.shuffle_at_epoch;
-        for (int i = 0; i < Nl; i++) perm[i] = i;
-        rng_shuffle(&sh, perm, Nl);
-        st.shuffle = sh;
+        // the epoch's permutation: identity shuffled by the stream's state at the epoch start; a
+        // resumed epoch skips the steps already taken
+        batch_iter_epoch_from(&it, &st.shuffle_at_epoch, st.step_in_epoch);
+        st.shuffle = it.rng;
         double t_epoch = now_seconds() - st.epoch_seconds;
         while (st.step_in_epoch < steps_per_epoch) {
-            int i0 = (int)(st.step_in_epoch * bs), nl = Nl - i0 < bs ? Nl - i0 : bs;
-            int nu = 0;
-            for (int k = 0; k < r; k++)
-                for (int j = 0; j < nl; j++) uidx[nu++] = perm[i0 + j] + k * Nl;
-            tbatch_gather(&batch, tr, perm + i0, nl, R->have_unl ? &R->unl : NULL, uidx, nu);
+            if (batch_iter_next(&it, &batch) != 1) {
+                errf(err, "seed %d, epoch %d: batching ended early (internal error)", seed, st.epoch + 1);
+                rc = TRAIN_FAIL;
+                break;
+            }
             double f = schedule_factor(&sched, st.global_step);
             double vals[STEP_NVALS];
             if (model_train_step(&m, &batch, c->lr * f, c->mi_lr, &st.dropout, vals, err)) {
@@ -333,8 +333,8 @@ static int train_seed(Run *R, int seed, char *err) {
         // evaluation
         double t_eval = now_seconds();
         Metrics mv, mt;
-        evaluate(&m, &R->sp[TD_VALID], evb, &ebatch, &mv, pred);
-        evaluate(&m, &R->sp[TD_TEST], evb, &ebatch, &mt, pred);
+        evaluate(&m, &R->sp[TD_VALID], &ebatch, &mv, pred);
+        evaluate(&m, &R->sp[TD_TEST], &ebatch, &mt, pred);
         double sel_loss = sel == TD_TEST ? mt.mse : mv.mse;
         int improved = sel_loss < st.best_loss; // strictly lower, as the official script
         // the log line
@@ -391,7 +391,7 @@ static int train_seed(Run *R, int seed, char *err) {
             const TSplit *ts = &R->sp[TD_TEST];
             int zd = model_latent_size(&m);
             float *lat = c->dump_latents ? xmalloc(sizeof(float) * (size_t)ts->n * 4 * zd + 1) : NULL;
-            predict_split(&m, ts, evb, &ebatch, pred, lat);
+            predict_split(&m, ts, &ebatch, pred, lat);
             path_in(tmp, sizeof tmp, dir, "test_predictions.csv");
             if (write_predictions_csv(tmp, ts, pred, err)) rc = TRAIN_FAIL;
             if (lat && rc == TRAIN_OK) {
@@ -450,8 +450,9 @@ static int train_seed(Run *R, int seed, char *err) {
         if (rc == TRAIN_OK && plot_run(dir, err)) rc = TRAIN_FAIL;
     }
     json_decref(st.best_valid), json_decref(st.best_test), json_decref(st.last_line);
-    free(perm), free(uidx), free(pred);
-    tbatch_free(&batch), tbatch_free(&ebatch);
+    free(pred);
+    if (it.order) batch_iter_free(&it);
+    batch_free(&batch), batch_free(&ebatch);
     model_free(&m);
     return rc;
 }
