@@ -69,6 +69,16 @@ static void kept_free(Kept *k) {
     memset(k, 0, sizeof *k);
 }
 
+// Finish a pickle written into af and commit the file (abandoned on failure).
+static int finish_pickle(PickleWriter *w, AtomicFile *af, const char *path, char *err) {
+    char e2[MIRD_ERRLEN];
+    if (pkw_finish(w, e2)) {
+        atomic_abort(af);
+        return errf(err, "%s: %s", path, e2);
+    }
+    return atomic_commit(af, err);
+}
+
 static int write_json(json_t *j, const char *path, char *err) {
     AtomicFile af;
     if (atomic_open(&af, path, err)) return -1;
@@ -236,13 +246,7 @@ int synth_write(const SynthConfig *c, const char *dir, FILE *summary, char *err)
             synth_split_free(&s);
         }
         pkw_dict_end(&w);
-        char e2[MIRD_ERRLEN];
-        if (pkw_finish(&w, e2)) {
-            atomic_abort(&af);
-            errf(err, "%s: %s", path, e2);
-            goto done;
-        }
-        if (atomic_commit(&af, err)) goto done;
+        if (finish_pickle(&w, &af, path, err)) goto done;
     }
     // unlabeled.pkl
     path_join(path, sizeof path, dir, "unlabeled.pkl");
@@ -255,13 +259,7 @@ int synth_write(const SynthConfig *c, const char *dir, FILE *summary, char *err)
         pickle_split(&w, &s, 0);
         keep(&kept[SYN_UNLABELED], &s);
         synth_split_free(&s);
-        char e2[MIRD_ERRLEN];
-        if (pkw_finish(&w, e2)) {
-            atomic_abort(&af);
-            errf(err, "%s: %s", path, e2);
-            goto done;
-        }
-        if (atomic_commit(&af, err)) goto done;
+        if (finish_pickle(&w, &af, path, err)) goto done;
     }
     // vocab.txt
     path_join(path, sizeof path, dir, "vocab.txt");
