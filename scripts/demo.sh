@@ -12,7 +12,9 @@
 #      well the learned latents recover the planted factor groups, and where the plots are.
 # Environment: DEMO_DIR (default build/demo), DEMO_EPOCHS (MIRD epochs, default 10), DEMO_WARMUP
 # (warm-up epochs, default 8), DEMO_THREADS (default: all cores), DEMO_SEEDS (default 0; e.g. 0,1,2
-# adds mean +- std over seeds).
+# adds mean +- std over seeds), DEMO_COMPARE (1: also train the same run without the MI term,
+# --ablation no-mi, from the same warm-up, and print both runs' leakage measures and post-hoc CLUB
+# estimates side by side; about doubles step 3's time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIRD=build/mird
@@ -48,6 +50,27 @@ echo "== 4/4 disentanglement of the test latents (ridge R^2, latent x planted fa
 "$MIRD" disentangle --latents "$DIR/run/seed_$first/latents.safetensors" --factors "$DIR/data" --split test \
   --out "$DIR/run/disentangle.json" | grep -E '"(informativeness|shared_leakage|cross_leakage|specific_in_shared|disentanglement)"' || true
 echo "(the 4 x 4 R^2 matrix: $DIR/run/disentangle.json; docs/synthetic.md explains the measures)"
+
+if [ "${DEMO_COMPARE:-0}" = 1 ]; then
+  echo
+  echo "== compare: the same run without the MI term (--ablation no-mi, same warm-up) -> $DIR/run-nomi"
+  rm -rf "$DIR/run-nomi"
+  "$MIRD" train "${common[@]}" --unlabeled "$DIR/data/unlabeled.pkl" --init "$DIR/warmup/seed_$first/best.safetensors" \
+    --out "$DIR/run-nomi" --seeds "$first" --epochs "$EPOCHS" --split-rate 2 --lr 1e-3 --mi-lr 1e-3 \
+    --club-mode once --dump-latents --ablation no-mi --quiet
+  "$MIRD" disentangle --latents "$DIR/run-nomi/seed_$first/latents.safetensors" --factors "$DIR/data" --split test \
+    --out "$DIR/run-nomi/disentangle.json" >/dev/null
+  num() { grep -E "\"$2\"" "$1" | head -1 | sed -E 's/.*: *([^,]*),?/\1/'; }
+  printf '%-20s %12s %12s\n' measure full no-mi
+  for k in informativeness shared_leakage cross_leakage specific_in_shared disentanglement; do
+    printf '%-20s %12s %12s\n' "$k" "$(num "$DIR/run/disentangle.json" $k)" "$(num "$DIR/run-nomi/disentangle.json" $k)"
+  done
+  if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    echo "post-hoc CLUB estimates on the test latents (tools/club_latents.py; the no-mi run logs none):"
+    /usr/bin/python3 tools/club_latents.py "$DIR/run/seed_$first/latents.safetensors" \
+      "$DIR/run-nomi/seed_$first/latents.safetensors" | tee "$DIR/club_compare.jsonl"
+  fi
+fi
 
 echo
 echo "demo finished in $(( $(date +%s) - start )) s"
