@@ -18,9 +18,10 @@ static const char *const ALLOW[] = {
 };
 
 static volatile uint8_t sink;
+static long walk_left; // node visits left for this input: memo references make the tree a DAG
 
 static void walk(const PkObj *o, int depth) {
-    if (!o || depth > 32) return;
+    if (!o || depth > 32 || --walk_left < 0) return;
     (void)pk_kind_name(o->kind);
     (void)pk_is_seq(o);
     (void)pk_is_global(o, "numpy.ndarray");
@@ -72,6 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     PickleOptions o = {.allow = ALLOW};
     err[0] = 0;
     if (pickle_parse(&pk, data, size, &o, "fuzz.pkl", err) == 0) {
+        walk_left = 200000;
         walk(pickle_root(pk), 0);
         pk_dump(fuzz_devnull(), pickle_root(pk), 12);
         pickle_free(pk);

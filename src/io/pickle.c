@@ -690,8 +690,13 @@ char *pk_strdup(const PkObj *o) {
     return r;
 }
 
-static void dump_rec(FILE *f, const PkObj *o, int depth, int max_depth, const char *label) {
+static void dump_rec(FILE *f, const PkObj *o, int depth, int max_depth, const char *label, long *left) {
     fprintf(f, "%*s%s", 2 * depth, "", label);
+    if (--*left < 0) { // memo references make the tree a DAG: bound the total work, not only the depth
+        if (*left == -1) fprintf(f, "... (output limit reached)\n");
+        else fputc('\n', f);
+        return;
+    }
     if (!o) {
         fprintf(f, "(null)\n");
         return;
@@ -722,22 +727,25 @@ static void dump_rec(FILE *f, const PkObj *o, int depth, int max_depth, const ch
     }
     if (o->kind == PK_PERSID) {
         fprintf(f, "persid\n");
-        dump_rec(f, o->pid, depth + 1, max_depth, "");
+        dump_rec(f, o->pid, depth + 1, max_depth, "", left);
         return;
     }
     if (o->kind == PK_REDUCE || o->kind == PK_NEWOBJ) {
         fprintf(f, "%s\n", pk_kind_name(o->kind));
-        dump_rec(f, o->call.callee, depth + 1, max_depth, "callee: ");
-        dump_rec(f, o->call.args, depth + 1, max_depth, "args: ");
-        if (o->call.kwargs) dump_rec(f, o->call.kwargs, depth + 1, max_depth, "kwargs: ");
-        if (o->call.state) dump_rec(f, o->call.state, depth + 1, max_depth, "state: ");
-        if (o->call.dictitems) dump_rec(f, o->call.dictitems, depth + 1, max_depth, "setitems: ");
-        if (o->call.listitems) dump_rec(f, o->call.listitems, depth + 1, max_depth, "appends: ");
+        dump_rec(f, o->call.callee, depth + 1, max_depth, "callee: ", left);
+        dump_rec(f, o->call.args, depth + 1, max_depth, "args: ", left);
+        if (o->call.kwargs) dump_rec(f, o->call.kwargs, depth + 1, max_depth, "kwargs: ", left);
+        if (o->call.state) dump_rec(f, o->call.state, depth + 1, max_depth, "state: ", left);
+        if (o->call.dictitems) dump_rec(f, o->call.dictitems, depth + 1, max_depth, "setitems: ", left);
+        if (o->call.listitems) dump_rec(f, o->call.listitems, depth + 1, max_depth, "appends: ", left);
         return;
     }
     fprintf(f, "%s[%zu]\n", pk_kind_name(o->kind), o->kind == PK_DICT ? o->seq.n / 2 : o->seq.n);
     for (size_t i = 0; i < o->seq.n; i++)
-        dump_rec(f, o->seq.v[i], depth + 1, max_depth, o->kind == PK_DICT ? (i % 2 ? "value: " : "key: ") : "");
+        dump_rec(f, o->seq.v[i], depth + 1, max_depth, o->kind == PK_DICT ? (i % 2 ? "value: " : "key: ") : "", left);
 }
 
-void pk_dump(FILE *f, const PkObj *o, int max_depth) { dump_rec(f, o, 0, max_depth, ""); }
+void pk_dump(FILE *f, const PkObj *o, int max_depth) {
+    long left = 100000; // lines at most
+    dump_rec(f, o, 0, max_depth, "", &left);
+}

@@ -16,7 +16,7 @@
 // valid UTF-8 (no surrogates). Python 2 str (SHORT_BINSTRING / BINSTRING) are read as bytes.
 //
 // The tree is a graph: memo GETs share nodes, and a hostile pickle can build cycles (a list that
-// contains itself). Code that walks the tree generically must bound its depth (pk_dump does).
+// contains itself). Code that walks the tree generically must bound its depth AND its total work: memo references can share a node many times, so a depth-bounded walk is still exponential (pk_dump bounds both).
 //
 // Limits (PickleOptions, 0 = default): memo indices, stack size, MARK nesting depth, object count.
 // Every read is bounds-checked; truncated input, a bad opcode or a broken limit gives a one-line error
