@@ -19,13 +19,7 @@ static volatile int64_t sink; // ndarray nodes examined per input (hostile trees
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
-    const char *path = getenv("MIRD_FUZZ_VOCAB");
-    if (!path || !*path) path = "tests/fixtures/tok_tiny_vocab.txt";
-    char err[MIRD_ERRLEN];
-    if (tokenizer_load(&tok, path, err) != 0) {
-        fprintf(stderr, "fuzz_dataset_pickle: %s (run from the repo root or set MIRD_FUZZ_VOCAB)\n", err);
-        exit(1);
-    }
+    tok = fuzz_load_tokenizer("fuzz_dataset_pickle");
     return 0;
 }
 

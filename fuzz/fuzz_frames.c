@@ -14,8 +14,7 @@ static const char *vocab;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
-    vocab = getenv("MIRD_FUZZ_VOCAB");
-    if (!vocab || !*vocab) vocab = "tests/fixtures/tok_tiny_vocab.txt";
+    vocab = fuzz_vocab_path();
     return 0;
 }
 

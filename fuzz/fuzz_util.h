@@ -11,6 +11,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/common.h"
+#include "text/tokenizer.h"
+
 // Replace the contents of the process's in-memory file with data[0..n) and return its path.
 static inline const char *fuzz_memfile(const uint8_t *data, size_t n) {
     static int fd = -1;
@@ -56,4 +59,21 @@ static inline void fuzz_check_err(const char *err) {
             fprintf(stderr, "error message is not one line: %s\n", err);
             abort();
         }
+}
+
+// The vocabulary the text-reading targets use: $MIRD_FUZZ_VOCAB, else the tiny committed one.
+static inline const char *fuzz_vocab_path(void) {
+    const char *path = getenv("MIRD_FUZZ_VOCAB");
+    return path && *path ? path : "tests/fixtures/tok_tiny_vocab.txt";
+}
+
+// Load that vocabulary's tokenizer once, at start-up; a missing file ends the run with a hint.
+static inline Tokenizer *fuzz_load_tokenizer(const char *target) {
+    Tokenizer *tok = NULL;
+    char err[MIRD_ERRLEN];
+    if (tokenizer_load(&tok, fuzz_vocab_path(), err) != 0) {
+        fprintf(stderr, "%s: %s (run from the repo root or set MIRD_FUZZ_VOCAB)\n", target, err);
+        exit(1);
+    }
+    return tok;
 }
