@@ -116,6 +116,49 @@ static void test_layernorm(void **state) {
     free(dinp), free(dw), free(db);
 }
 
+// ---------------------------------------------------------------- standardize (per column over rows)
+typedef struct {
+    float *inp, *out, *mean, *rstd, *proj;
+    int N, D;
+    float eps;
+} StdCtx;
+
+static double std_loss(void *p) {
+    StdCtx *c = p;
+    standardize_forward(c->out, c->mean, c->rstd, c->inp, c->N, c->D, c->eps);
+    return dot_d(c->out, c->proj, (long)c->N * c->D);
+}
+
+static void test_standardize(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 12, 0);
+    StdCtx c = {.N = 7, .D = 5, .eps = 1e-10f};
+    long n = (long)c.N * c.D;
+    c.inp = falloc(n), c.out = falloc(n), c.proj = falloc(n), c.mean = falloc(c.D), c.rstd = falloc(c.D);
+    fill_normal(c.inp, n, 1.0f, &r);
+    for (long i = 0; i < n; i++) c.inp[i] = c.inp[i] * (1.0f + (float)(i % c.D)) + 0.3f * (float)(i % c.D);
+    fill_normal(c.proj, n, 1, &r);
+    std_loss(&c);
+    for (int d = 0; d < c.D; d++) { // double reference: each column has mean 0 and (biased) variance 1
+        double m = 0, v = 0;
+        for (int i = 0; i < c.N; i++) m += c.out[i * c.D + d];
+        for (int i = 0; i < c.N; i++) v += c.out[i * c.D + d] * c.out[i * c.D + d];
+        assert_true(fabs(m / c.N) < 1e-6 && fabs(v / c.N - 1) < 1e-5);
+    }
+    // scale invariance, the point of the layer: 1000x smaller inputs give the same output
+    float *small = falloc(n), *out2 = falloc(n), *m2 = falloc(c.D), *s2 = falloc(c.D);
+    for (long i = 0; i < n; i++) small[i] = c.inp[i] * 1e-3f;
+    standardize_forward(out2, m2, s2, small, c.N, c.D, c.eps);
+    assert_true(rel_err_scale(out2, c.out, n, 1e-3) < 1e-4);
+    free(small), free(out2), free(m2), free(s2);
+    float *dinp = falloc(n), *pi = gt_prefill(dinp, n, &r);
+    for (int k = 0; k < 2; k++) standardize_backward(dinp, c.proj, c.out, c.rstd, c.N, c.D);
+    gt_unaccum(dinp, pi, n);
+    assert_int_equal(gt_check("standardize dinp", std_loss, &c, c.inp, dinp, n, 1000), 0);
+    free(c.inp), free(c.out), free(c.proj), free(c.mean), free(c.rstd), free(dinp);
+}
+
 // ---------------------------------------------------------------- element-wise activations
 typedef struct {
     void (*fwd)(float *, const float *, long);
@@ -518,7 +561,7 @@ static void test_cross_entropy(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_linear),          cmocka_unit_test(test_layernorm),
+        cmocka_unit_test(test_linear),          cmocka_unit_test(test_layernorm), cmocka_unit_test(test_standardize),
         cmocka_unit_test(test_activations),     cmocka_unit_test(test_vmath_accuracy),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_sparsemax_forward), cmocka_unit_test(test_sparsemax_grad),

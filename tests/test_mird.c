@@ -151,6 +151,10 @@ static void test_golden_lstm_full(void **state) {
     (void)state;
     golden_case("mird_lstm_full");
 }
+static void test_golden_club_std(void **state) {
+    (void)state;
+    golden_case("mird_club_std");
+}
 
 // ---------------------------------------------------------------- sparsemax
 static void test_sparsemax_values(void **state) {
@@ -304,9 +308,9 @@ static void test_config(void **state) {
     free(s);
 }
 
-typedef struct {
-    int32_t ids[24], mask[24], types[24];
-    float ac[4 * 5 * 3], vi[4 * 3 * 4], labels[4];
+typedef struct { // at most 8 rows
+    int32_t ids[8 * 6], mask[8 * 6], types[8 * 6];
+    float ac[8 * 5 * 3], vi[8 * 3 * 4], labels[8];
     MirdBatch b;
 } TinyBatch;
 
@@ -320,7 +324,7 @@ static void tiny_batch(TinyBatch *t, int B, int B_l, Rng *r) {
     }
     fill_normal(t->ac, B * Ta * 3, 1.0f, r);
     fill_normal(t->vi, B * Tv * 4, 1.0f, r);
-    fill_normal(t->labels, 4, 1.0f, r);
+    fill_normal(t->labels, B_l, 1.0f, r);
     MirdBatch b = {t->ids, t->mask, t->types, t->ac, t->vi, t->labels, B, B_l, Tl, Ta, Tv};
     t->b = b;
 }
@@ -423,13 +427,14 @@ static void test_model_api(void **state) {
 typedef struct {
     Mird *m;
     MirdBatch *b;
+    MirdObjective obj;
 } FdCtx;
 
 static double fd_total(void *p) {
     FdCtx *c = p;
     Rng r;
     rng_seed(&r, 99, RNG_STREAM_DROPOUT);
-    mird_forward(c->m, c->b, MIRD_FWD_FULL, MIRD_OBJ_LOG, &r);
+    mird_forward(c->m, c->b, MIRD_FWD_FULL, c->obj, &r);
     return c->m->loss.total;
 }
 
@@ -452,7 +457,7 @@ static void test_train_mode_gradcheck(void **state) {
     }
     TinyBatch tb;
     tiny_batch(&tb, 4, 3, &r);
-    FdCtx ctx = {&m, &tb.b};
+    FdCtx ctx = {&m, &tb.b, MIRD_OBJ_LOG};
     fd_total(&ctx);
     assert_true(isfinite(m.loss.total));
     mird_backward(&m, &tb.b, MIRD_OBJ_LOG);
@@ -485,6 +490,76 @@ static void test_train_mode_gradcheck(void **state) {
     free(grad);
     mird_free(&m);
     assert_int_equal(bad, 0);
+}
+
+// ---------------------------------------------------------------- club_std (standardised CLUB inputs)
+// Finite differences of log L_pred + the six CLUB estimates (no decoders, so the MI gradient is not
+// drowned) with the latents standardised over the batch before the estimators; then the property
+// the option exists for: scaling a latent (encoder_a.fc1 by 10) leaves every estimate involving z_A
+// unchanged with club_std and changes them without it.
+static void test_club_std(void **state) {
+    (void)state;
+    MirdConfig c;
+    tiny_config(&c);
+    char err[MIRD_ERRLEN];
+    Mird m;
+    assert_int_equal(mird_create(&m, &c, 6, 6, 5, 3, err), 0);
+    mird_init_weights(&m, 5);
+    Rng r;
+    rng_seed(&r, 6, RNG_STREAM_INIT);
+    for (int i = 0; i < m.params.n; i++) {
+        const ParamInfo *pi = &m.params.p[i];
+        if (!strstr(pi->name, "LayerNorm") && !strstr(pi->name, "lstm"))
+            fill_normal(m.params.data + pi->offset, (long)pi->numel, 0.3f, &r);
+    }
+    for (int i = 0; i < m.est.n; i++) { // estimators that do depend on their input
+        const ParamInfo *pi = &m.est.p[i];
+        fill_normal(m.est.data + pi->offset, (long)pi->numel, 0.5f, &r);
+    }
+    TinyBatch tb;
+    tiny_batch(&tb, 6, 4, &r);
+    m.club_std = 1;
+    FdCtx ctx = {&m, &tb.b, MIRD_OBJ_NO_REC};
+    fd_total(&ctx);
+    assert_true(isfinite(m.loss.total));
+    mird_backward(&m, &tb.b, MIRD_OBJ_NO_REC);
+    float *grad = falloc(m.params.total);
+    memcpy(grad, m.params.grad, m.params.total * sizeof(float));
+    const char *names[] = {"encoder_l.encoder.weight", "encoder_a.fc1.weight", "encoder_a.lstm.weight_ih",
+                           "encoder_v.fc1.bias", "mult_encoder.encoder.weight", "mult_encoder.model.pooler.dense.weight"};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        int k = params_find(&m.params, names[i]);
+        assert_true(k >= 0);
+        const ParamInfo *pi = &m.params.p[k];
+        bad += gradcheck(names[i], fd_total, &ctx, m.params.data + pi->offset, grad + pi->offset, (long)pi->numel,
+                         1e-3, 3e-2, 3e-3, 12);
+    }
+    assert_int_equal(bad, 0);
+    // scale: z_A * 10 (encoder_a.fc1 weight and bias)
+    float mi_std[6], mi_raw[6];
+    for (int pass = 0; pass < 2; pass++) {
+        for (int std = 0; std < 2; std++) {
+            m.club_std = std;
+            mird_forward(&m, &tb.b, MIRD_FWD_FULL, MIRD_OBJ_NO_REC, NULL);
+            for (int k = 0; k < 6; k++) {
+                float *keep = std ? mi_std : mi_raw;
+                if (pass == 0) keep[k] = m.loss.mi[k];
+                else if (std) assert_true(fabsf(m.loss.mi[k] - keep[k]) <= 1e-4f * (1 + fabsf(keep[k])));
+            }
+            if (pass == 1 && !std) // la and ya estimate the dependence OF z_A: raw estimates move
+                assert_true(fabsf(m.loss.mi[0] - mi_raw[0]) > 1e-2f * (1 + fabsf(mi_raw[0])) &&
+                            fabsf(m.loss.mi[4] - mi_raw[4]) > 1e-2f * (1 + fabsf(mi_raw[4])));
+        }
+        if (pass == 0)
+            for (int j = 0; j < 2; j++) {
+                int k = params_find(&m.params, j ? "encoder_a.fc1.bias" : "encoder_a.fc1.weight");
+                const ParamInfo *pi = &m.params.p[k];
+                for (long e = 0; e < (long)pi->numel; e++) m.params.data[pi->offset + e] *= 10.0f;
+            }
+    }
+    free(grad);
+    mird_free(&m);
 }
 
 // ---------------------------------------------------------------- command line
@@ -567,10 +642,11 @@ static void test_cli(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_base),        cmocka_unit_test(test_golden_nolabel_wa),
-        cmocka_unit_test(test_golden_lstm_full),   cmocka_unit_test(test_sparsemax_values),
+        cmocka_unit_test(test_golden_lstm_full),   cmocka_unit_test(test_golden_club_std),   cmocka_unit_test(test_sparsemax_values),
         cmocka_unit_test(test_sparsemax_gradcheck), cmocka_unit_test(test_wsa_gradcheck),
         cmocka_unit_test(test_wa_gradcheck),       cmocka_unit_test(test_config),
         cmocka_unit_test(test_model_api),          cmocka_unit_test(test_train_mode_gradcheck),
+        cmocka_unit_test(test_club_std),
         cmocka_unit_test(test_cli),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

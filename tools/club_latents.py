@@ -9,8 +9,11 @@ on both. For each pair a fresh CLUB network of MIRD.md's shape (p_mu = Linear(z,
 Linear(h, z); p_logvar the same followed by tanh; h = 16) is fitted with Adam (lr 1e-3) on the
 estimator loss over one half of the clips, and the CLUB estimate is taken on the other half;
 both halves in turn (2-fold), averaged. Numbers are comparable between runs only with the same
-settings; CLUB is an upper-bound-style estimate and scales with the latents' spread, so the script
-also prints each latent's mean per-dimension standard deviation.
+settings. CLUB's log-variance is bounded (tanh), so on raw latents an estimate scales with the
+latents' spread: a latent that merely shrinks looks less dependent. The script therefore prints two
+sets, "club" (raw latents, as MIRD's estimators see them by default) and "club_standardized" (each
+latent dimension standardised with the fitting half's mean and std, which MI is invariant to), and
+each latent's mean per-dimension standard deviation.
 """
 import json
 import struct
@@ -55,7 +58,13 @@ class Club(torch.nn.Module):
         return -(-(mu - y) ** 2 / lv.exp() - lv).sum(1).mean()
 
 
-def club_pair(x, y, steps, seed):
+def standardized(a, rows):
+    # per-dimension standardisation with the statistics of the fitting rows (a constant dimension stays 0)
+    m, s = a[rows].mean(0), a[rows].std(0, unbiased=False)
+    return (a - m) / torch.where(s > 0, s, torch.ones_like(s))
+
+
+def club_pair(x, y, steps, seed, std=False):
     n = x.shape[0]
     g = torch.Generator().manual_seed(seed)
     perm = torch.randperm(n, generator=g)
@@ -63,6 +72,8 @@ def club_pair(x, y, steps, seed):
     vals = []
     for f in range(2):
         tr, te = halves[f], halves[1 - f]
+        if std:
+            x, y = standardized(x, tr), standardized(y, tr)
         torch.manual_seed(seed + f)
         c = Club(x.shape[1], y.shape[1])
         opt = torch.optim.Adam(c.parameters(), lr=1e-3)
@@ -86,10 +97,13 @@ def main():
     torch.set_num_threads(1)
     for path in args:
         z = {k: torch.tensor(np.array(v)) for k, v in load_safetensors(path).items()}
-        res = {name: club_pair(z[a], z[b], steps, 0) for name, a, b in PAIRS}
-        res["sum"] = sum(res[n] for n, _, _ in PAIRS)
-        res["std"] = {k: float(z[k].std(0).mean()) for k in ("zy", "zl", "za", "zv")}
-        print(json.dumps({"latents": path, "steps": steps, "club": res}))
+        out = {"latents": path, "steps": steps}
+        for key, std in (("club", False), ("club_standardized", True)):
+            res = {name: club_pair(z[a], z[b], steps, 0, std) for name, a, b in PAIRS}
+            res["sum"] = sum(res[n] for n, _, _ in PAIRS)
+            out[key] = res
+        out["std"] = {k: float(z[k].std(0).mean()) for k in ("zy", "zl", "za", "zv")}
+        print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ M = [
     ("layernorm.c", "dx[i] += s * (d[i] * w[i]", "dx[i] += s * (-d[i] * w[i]", "test_layers"),
     ("layernorm.c", "aw[i - c0] += d[i]", "aw[i - c0] -= d[i]", "test_layers"),
     ("layernorm.c", "ab[i - c0] += d[i]", "ab[i - c0] -= d[i]", "test_layers"),
+    ("standardize.c", "dout[j] - g - out[j] * gy", "dout[j] + g - out[j] * gy", "test_layers"),
+    ("standardize.c", "dout[j] - g - out[j] * gy", "dout[j] - g + out[j] * gy", "test_layers"),
     ("activations.c", "(vgelu_cdf(x) + x * vgelu_pdf(x))", "(vgelu_cdf(x) - x * vgelu_pdf(x))", "test_layers"),
     ("activations.c", "dinp[i] += out[i] > 0.0f ? dout[i]", "dinp[i] -= out[i] > 0.0f ? dout[i]", "test_layers"),
     ("activations.c", "(1.0f - out[i] * out[i])", "(1.0f + out[i] * out[i])", "test_layers"),

@@ -1,5 +1,6 @@
 // cmd_debug_step.c: `mird debug-step --checkpoint CKPT --batch BATCH.safetensors --out OUT.safetensors
-//   [--steps N] [--lr X] [--mi-lr X] [--weight-decay X] [--club-steps K] [--objective NAME]`
+//   [--steps N] [--lr X] [--mi-lr X] [--weight-decay X] [--club-steps K] [--objective NAME]
+//   [--club-input raw|standardized]`
 // The golden-test interface of INTERFACES.md section 4: dropout off, constant learning rates.
 // OUT holds the first step's forward outputs (zl, za, zv, zy, x_l_hat, x_a_hat, x_v_hat, y_hat),
 // its loss terms as F32 [1] (loss.pred is 0 when the batch has no labeled row), grad.NAME for every
@@ -21,6 +22,7 @@
 static void ds_usage(FILE *f) {
     fprintf(f, "usage: mird debug-step --checkpoint CKPT --batch BATCH.safetensors --out OUT.safetensors\n"
                "         [--steps N] [--lr X] [--mi-lr X] [--weight-decay X] [--club-steps K] [--objective O]\n"
+               "         [--club-input raw|standardized]\n"
                "  runs N training steps (default 1) with dropout off and writes the first step's outputs,\n"
                "  loss terms and gradients and the final parameters (see INTERFACES.md section 4);\n"
                "  defaults: --lr 1e-5 --mi-lr 1e-3 --weight-decay 0.01 --club-steps 5 --objective log\n"
@@ -56,6 +58,7 @@ int cmd_debug_step(int argc, char **argv) {
     int steps = 1, K = 5;
     float lr = 1e-5f, mi_lr = 1e-3f, wd = 0.01f;
     MirdObjective obj = MIRD_OBJ_LOG;
+    int club_std = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -78,6 +81,13 @@ int cmd_debug_step(int argc, char **argv) {
             if (parse_float(a, argv[++i], &mi_lr)) return 2;
         } else if (!strcmp(a, "--weight-decay") && has) {
             if (parse_float(a, argv[++i], &wd)) return 2;
+        } else if (!strcmp(a, "--club-input") && has) {
+            const char *v = argv[++i];
+            if (strcmp(v, "raw") && strcmp(v, "standardized")) {
+                fprintf(stderr, "mird: debug-step: --club-input '%s': expected raw or standardized\n", v);
+                return 2;
+            }
+            club_std = !strcmp(v, "standardized");
         } else if (!strcmp(a, "--objective") && has) {
             if (mird_objective_parse(argv[++i], &obj)) {
                 fprintf(stderr, "mird: debug-step: --objective '%s': expected log, no_rec, no_mi, weighted or pred\n",
@@ -107,6 +117,7 @@ int cmd_debug_step(int argc, char **argv) {
         batchfile_free(&lb);
         return 1;
     }
+    m.club_std = club_std;
     const MirdConfig *c = &m.cfg;
     int B = lb.B, V = c->bert.vocab_size;
     size_t nzl = (size_t)B * c->zl_size, nza = (size_t)B * c->za_size, nzv = (size_t)B * c->zv_size,

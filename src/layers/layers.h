@@ -26,6 +26,13 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                         const float *mean, const float *rstd, int N, int C);
 
+// ---- standardisation of each column over the N rows (batch norm without affine, biased variance):
+// out[i,d] = (x[i,d] - mean[d]) * rstd[d], rstd = 1 / sqrt(var + eps); x, out [N,D]; mean, rstd [D]
+// saved for backward. Statistics in double.
+void standardize_forward(float *out, float *mean, float *rstd, const float *x, int N, int D, float eps);
+// dx[N,D] += rstd * (dout - mean_rows(dout) - out * mean_rows(dout * out))   (needs the forward's out)
+void standardize_backward(float *dx, const float *dout, const float *out, const float *rstd, int N, int D);
+
 // ---- element-wise activations over n values. Backward: dinp += dout * f'(.)
 // Forwards may run in place (out == inp); each backward takes what its comment names (inp or out).
 // GELU is the exact erf form x * Phi(x) = x * 0.5 * (1 + erf(x / sqrt 2)) (not the tanh approximation);

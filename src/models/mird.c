@@ -232,6 +232,11 @@ int mird_create(Mird *m, const MirdConfig *cfg, int Bmax, int Tl, int Ta, int Tv
     in->dr1 = falloc(B * zy), in->dr1d = falloc(B * zy);
     m->y_hat = falloc(B), in->dyhat = falloc(B);
     for (int k = 0; k < 6; k++) club_acts_init(&in->cacts[k], &in->club[k], Bmax);
+    for (int w = 0; w < 4; w++) {
+        int z = w == 3 ? zy : zsize(c, w);
+        in->zst[w] = falloc(B * z), in->dzst[w] = falloc(B * z);
+        in->zmean[w] = falloc(z), in->zrstd[w] = falloc(z);
+    }
     return 0;
 }
 
@@ -256,6 +261,7 @@ void mird_free(Mird *m) {
                           in->dzin[k], in->ddzin[k], in->dh[k], in->dc[k],  in->dact[k],  in->ddh[k]};
             for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) free(q[i]);
         }
+        for (int w = 0; w < 4; w++) free(in->zst[w]), free(in->dzst[w]), free(in->zmean[w]), free(in->zrstd[w]);
         free(in->types0);
         free(in);
     }
@@ -431,6 +437,16 @@ static const float *lat(const Mird *m, int which) { // 0 zl 1 za 2 zv 3 zy
     return which == 0 ? m->zl : which == 1 ? m->za : which == 2 ? m->zv : m->zy;
 }
 static const int CLUB_X[6] = {0, 0, 1, 3, 3, 3}, CLUB_Y[6] = {1, 2, 2, 0, 1, 2};
+static int lat_size(const Mird *m, int which) { return which == 3 ? m->cfg.zy_size : zsize(&m->cfg, which); }
+// What the CLUB estimators see of latent `which`: the latent, or (club_std) its standardised copy.
+static const float *club_in(const Mird *m, int which) { return m->club_std ? m->in->zst[which] : lat(m, which); }
+// club_std: standardise the four latents of the last latents_forward over the B rows.
+static void club_inputs_forward(Mird *m, int B) {
+    if (!m->club_std) return;
+    for (int w = 0; w < 4; w++)
+        standardize_forward(m->in->zst[w], m->in->zmean[w], m->in->zrstd[w], lat(m, w), B, lat_size(m, w),
+                            MIRD_CLUB_STD_EPS);
+}
 
 void mird_forward(Mird *m, const MirdBatch *b, MirdFwdLevel level, MirdObjective obj, Rng *rng) {
     MirdInternal *in = m->in;
@@ -462,9 +478,11 @@ void mird_forward(Mird *m, const MirdBatch *b, MirdFwdLevel level, MirdObjective
         L->rec_v = (float)mse_d(m->x_v_hat, b->visual, (long)B * b->Tv * c->d_v);
     }
     TIMER_BEGIN(t_c);
-    if (mird_obj_has_mi(obj))
+    if (mird_obj_has_mi(obj)) {
+        club_inputs_forward(m, B);
         for (int k = 0; k < 6; k++)
-            L->mi[k] = club_estimate_forward(&in->club[k], &in->cacts[k], lat(m, CLUB_X[k]), lat(m, CLUB_Y[k]), B);
+            L->mi[k] = club_estimate_forward(&in->club[k], &in->cacts[k], club_in(m, CLUB_X[k]), club_in(m, CLUB_Y[k]), B);
+    }
     TIMER_END(t_c, "forward.club");
     double t = 0;
     switch (obj) {
@@ -601,10 +619,17 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
     }
     // ---- MI terms: gradients into the latents only
     TIMER_BEGIN(t_c);
-    if (mird_obj_has_mi(obj))
+    if (mird_obj_has_mi(obj)) {
+        float *const *dC = m->club_std ? in->dzst : dZ; // club_std: gradients w.r.t. the standardised copies first
+        if (m->club_std)
+            for (int w = 0; w < 4; w++) memset(in->dzst[w], 0, (size_t)B * lat_size(m, w) * sizeof(float));
         for (int k = 0; k < 6; k++)
-            club_estimate_backward(&in->club[k], &in->cacts[k], dZ[CLUB_X[k]], dZ[CLUB_Y[k]], lat(m, CLUB_X[k]),
-                                   lat(m, CLUB_Y[k]), B, 1.0f, 0);
+            club_estimate_backward(&in->club[k], &in->cacts[k], dC[CLUB_X[k]], dC[CLUB_Y[k]], club_in(m, CLUB_X[k]),
+                                   club_in(m, CLUB_Y[k]), B, 1.0f, 0);
+        if (m->club_std)
+            for (int w = 0; w < 4; w++)
+                standardize_backward(dZ[w], in->dzst[w], in->zst[w], in->zrstd[w], B, lat_size(m, w));
+    }
     TIMER_END(t_c, "backward.club");
     int any = L->has_pred || mird_obj_has_rec(obj) || mird_obj_has_mi(obj);
     if (!any) return;
@@ -673,13 +698,14 @@ float mird_estimator_steps(Mird *m, const MirdBatch *b, int K, float mi_lr, Mird
         if (s == 0 || mode == MIRD_CLUB_OFFICIAL) {
             TIMER_BEGIN(t_l);
             latents_forward(m, b, rng);
+            club_inputs_forward(m, b->B);
             TIMER_END(t_l, "estimator.latents");
         }
         TIMER_BEGIN(t_c);
         params_zero_grad(&m->est);
         double tot = 0;
         for (int k = 0; k < 6; k++) {
-            const float *x = lat(m, CLUB_X[k]), *y = lat(m, CLUB_Y[k]);
+            const float *x = club_in(m, CLUB_X[k]), *y = club_in(m, CLUB_Y[k]);
             tot += club_loss_forward(&in->club[k], &in->cacts[k], x, y, b->B);
             club_loss_backward(&in->club[k], &in->cacts[k], x, y, b->B, 1.0f);
         }

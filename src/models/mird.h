@@ -86,6 +86,7 @@ typedef struct {
 MirdStepOpts mird_step_defaults(void);
 
 typedef struct MirdInternal MirdInternal;
+#define MIRD_CLUB_STD_EPS 1e-10f
 
 typedef struct {
     MirdConfig cfg;
@@ -103,6 +104,12 @@ typedef struct {
     float *x_l_hat;                  // [B,Tl,V] logits (FULL only, when the objective has reconstruction)
     float *x_a_hat, *x_v_hat;        // [B,Ta,d_a], [B,Tv,d_v]
     MirdLosses loss;
+    // 0 (the paper): the CLUB estimators see the latents as they are. 1: each latent is standardised
+    // per dimension over the batch rows (layers.h standardize_*, eps MIRD_CLUB_STD_EPS) before every
+    // CLUB estimate and estimator step, gradient included. CLUB's log-variance is bounded by tanh, so
+    // on raw latents an estimate falls when a latent merely shrinks; standardised, it can only fall
+    // when the dependence does. Not in the paper or the official code (docs/model.md).
+    int club_std;
     MirdInternal *in;                // everything else (modules, activations, scratch)
 } Mird;
 

@@ -55,4 +55,6 @@ struct MirdInternal {
     float *cat4, *dcat4;                 // [B, zy+zl+za+zv]
     float *r1, *r1a, *r1d, *r1mask, *dr1, *dr1d; // [B,zy]
     float *dyhat;                        // [B]
+    float *zst[4], *dzst[4];             // club_std: standardised zl, za, zv, zy [B,z] and their gradients
+    float *zmean[4], *zrstd[4];          // [z] column statistics of the last standardisation
 };

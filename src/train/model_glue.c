@@ -75,6 +75,7 @@ int model_create(Model *m, json_t *cfg, const RunConfig *c, int Bmax, int Tl, in
         m->opts.club_mode = !strcmp(c->club_mode, "once") ? MIRD_CLUB_ONCE : MIRD_CLUB_OFFICIAL;
         m->opts.objective = objective_of(c->ablation);
         mird_set_weight_decay(&m->mird, (float)c->weight_decay);
+        m->mird.club_std = !strcmp(c->club_input, "standardized");
     }
     return 0;
 }

@@ -42,6 +42,9 @@ static const Opt OPTS[] = {
     {"club-steps", T_INT, F(club_steps), NULL, "estimator steps per model step (5)", 0},
     {"club-mode", T_CHOICE, F(club_mode), "once|official",
      "official: a fresh train-mode forward before each estimator step (default); once: reuse the latents", 0},
+    {"club-input", T_CHOICE, F(club_input), "raw|standardized",
+     "what the CLUB estimators see: raw latents (the paper, default) or each latent standardised over the batch "
+     "(then shrinking a latent cannot lower an estimate; docs/model.md)", 0},
     {"schedule", T_CHOICE, F(schedule), "warmup-linear|constant|paper",
      "learning-rate schedule (warmup-linear; paper = the official swapped call)", 0},
     {"warmup-proportion", T_DBL, F(warmup_proportion), NULL, "warm-up fraction of the steps (0.1)", 0},
@@ -69,6 +72,7 @@ void runconfig_defaults(RunConfig *c) {
     c->max_len = 50;
     c->lr = 1e-5, c->mi_lr = 1e-3, c->weight_decay = 0.01, c->warmup_proportion = 0.1;
     strcpy(c->club_mode, "official");
+    strcpy(c->club_input, "raw");
     strcpy(c->schedule, "warmup-linear");
     strcpy(c->select, "valid");
     strcpy(c->ablation, "full");

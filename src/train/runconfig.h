@@ -17,6 +17,7 @@ typedef struct {
     int epochs, batch_size, eval_batch_size, split_rate, club_steps, max_len;
     double lr, mi_lr, weight_decay, warmup_proportion;
     char club_mode[16];  // once | official
+    char club_input[16]; // raw (the paper) | standardized (mird.h club_std)
     char schedule[16];   // warmup-linear | constant | paper
     char select[8];      // valid | test
     char ablation[16];   // full | no-rec | no-mi | fixed-weight | wsa-only
