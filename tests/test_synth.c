@@ -470,6 +470,19 @@ static void test_disentangle_planted(void **st) {
     assert_true(res.shared_leakage > 0.3 && res.shared_leakage < 0.34); // only z_V holds S: 1/3
     assert_true(res.cross_leakage < 0.02 && res.specific_in_shared < 0.02);
     assert_true(fabs(res.informativeness - (res.r2[0][0] + res.r2[1][1]) / 4) < 0.02);
+    // latent -> latent: z_S and z_V both hold S (either predicts the other), the rest are independent
+    print_message("dep zy->zv %.3f zv->zy %.3f zy->za %.3f zl->zv %.3f latent_dependence %.3f\n", res.dep[0][3],
+                  res.dep[3][0], res.dep[0][2], res.dep[1][3], res.latent_dependence);
+    assert_true(res.dep[0][3] > 0.9 && res.dep[3][0] > 0.9);
+    for (int g = 0; g < 4; g++)
+        for (int h = 0; h < 4; h++)
+            if (g != h && !((g == 0 && h == 3) || (g == 3 && h == 0))) assert_true(fabs(res.dep[g][h]) < 0.1);
+    assert_true(fabs(res.latent_dependence - res.dep[0][3] / 6) < 0.02); // one of the six CLUB pairs
+    // scale-free: z_V * 1000 changes no R^2
+    double dep03 = res.dep[0][3], dep30 = res.dep[3][0];
+    for (int i = 0; i < N * dims[3]; i++) z[3][i] *= 1000.0f;
+    assert_int_equal(disent_measure(N, (const float *const *)z, dims, fac, 0.01, 5, &res, err), 0);
+    assert_true(fabs(res.dep[0][3] - dep03) < 1e-6 && fabs(res.dep[3][0] - dep30) < 1e-6);
     // a constant latent column and bad arguments are handled
     for (int i = 0; i < N; i++) z[2][i * dims[2]] = 1.0f;
     assert_int_equal(disent_measure(N, (const float *const *)z, dims, fac, 0.01, 5, &res, err), 0);

@@ -106,11 +106,18 @@ int cmd_disentangle(int argc, char **argv) {
         for (int h = 0; h < SYN_NGROUPS; h++) json_object_set_new(row, SYN_GROUP_NAMES[h], json_real(r.r2[g][h]));
         json_object_set_new(m, DIS_LATENT_NAMES[g], row);
     }
-    json_t *j = json_pack("{s:s, s:i, s:[i,i,i,i], s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:i}", "split", split, "n", n,
-                          "latent_dims", dims[0], dims[1], dims[2], dims[3], "r2", m, "informativeness",
+    json_t *dm = json_object();
+    for (int g = 0; g < DIS_NLAT; g++) {
+        json_t *row = json_object();
+        for (int h = 0; h < DIS_NLAT; h++)
+            if (h != g) json_object_set_new(row, DIS_LATENT_NAMES[h], json_real(r.dep[g][h]));
+        json_object_set_new(dm, DIS_LATENT_NAMES[g], row);
+    }
+    json_t *j = json_pack("{s:s, s:i, s:[i,i,i,i], s:o, s:f, s:f, s:f, s:f, s:f, s:o, s:f, s:f, s:i}", "split", split,
+                          "n", n, "latent_dims", dims[0], dims[1], dims[2], dims[3], "r2", m, "informativeness",
                           r.informativeness, "shared_leakage", r.shared_leakage, "cross_leakage", r.cross_leakage,
-                          "specific_in_shared", r.specific_in_shared, "disentanglement", r.disentanglement, "lambda",
-                          lambda, "folds", folds);
+                          "specific_in_shared", r.specific_in_shared, "disentanglement", r.disentanglement,
+                          "dependence", dm, "latent_dependence", r.latent_dependence, "lambda", lambda, "folds", folds);
     json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(5));
     printf("\n");
     rc = 0;

@@ -101,6 +101,31 @@ static int ridge_cv_r2(int n, const float *x, int k, const float *y, int ystride
 
 static double clip01(double x) { return x < 0 ? 0 : x > 1 ? 1 : x; }
 
+// Out-of-fold R^2 from x [n, kx] to y [n, ky] with every non-constant column of y standardised over
+// the n rows (constant columns dropped; none left: R^2 = 0).
+static int dep_r2(int n, const float *x, int kx, const float *y, int ky, double lambda, int folds, double *r2) {
+    float *t = xmalloc(sizeof(float) * ((size_t)n * ky + 1));
+    int m = 0;
+    for (int c = 0; c < ky; c++) {
+        double mu = 0, v = 0;
+        for (int i = 0; i < n; i++) mu += y[(size_t)i * ky + c];
+        mu /= n;
+        for (int i = 0; i < n; i++) v += (y[(size_t)i * ky + c] - mu) * (y[(size_t)i * ky + c] - mu);
+        double sd = sqrt(v / n);
+        if (!(sd > 1e-12 * (1 + fabs(mu)))) continue;
+        for (int i = 0; i < n; i++) t[(size_t)i * ky + m] = (float)((y[(size_t)i * ky + c] - mu) / sd);
+        m++;
+    }
+    int rc = 0;
+    *r2 = 0;
+    if (m > 0) rc = ridge_cv_r2(n, x, kx, t, ky, m, lambda, folds, r2);
+    free(t);
+    return rc;
+}
+
+// MIRD's six CLUB pairs (conditioning latent, estimated latent) as indices of DIS_LATENT_NAMES
+static const int DEP_X[6] = {1, 1, 2, 0, 0, 0}, DEP_Y[6] = {2, 3, 3, 1, 2, 3};
+
 int disent_measure(int n, const float *const lat[DIS_NLAT], const int lat_dim[DIS_NLAT], const float *fac,
                    double lambda, int folds, DisentResult *out, char *err) {
     memset(out, 0, sizeof *out);
@@ -116,6 +141,13 @@ int disent_measure(int n, const float *const lat[DIS_NLAT], const int lat_dim[DI
                             &out->r2[g][h]))
                 return errf(err, "disentangle: ridge system not positive definite (latent %s)", DIS_LATENT_NAMES[g]);
     }
+    for (int g = 0; g < DIS_NLAT; g++)
+        for (int h = 0; h < DIS_NLAT; h++)
+            if (g != h && dep_r2(n, lat[g], lat_dim[g], lat[h], lat_dim[h], lambda, folds, &out->dep[g][h]))
+                return errf(err, "disentangle: ridge system not positive definite (latent %s)", DIS_LATENT_NAMES[g]);
+    double dsum = 0;
+    for (int k = 0; k < 6; k++) dsum += clip01(out->dep[DEP_X[k]][DEP_Y[k]]);
+    out->latent_dependence = dsum / 6;
     double diag = 0, sl = 0, cl = 0, sis = 0;
     for (int g = 0; g < DIS_NLAT; g++) diag += clip01(out->r2[g][g]);
     for (int g = 1; g < DIS_NLAT; g++) {

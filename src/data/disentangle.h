@@ -15,6 +15,11 @@
 //                        another's latent (low is good)
 //   specific_in_shared = mean of r2[z_S][L|A|V]: specific factors in the shared latent (low is good)
 //   disentanglement    = informativeness - mean(shared_leakage, cross_leakage, specific_in_shared)
+// Between the latents themselves (no factors involved): dep[x][y] = out-of-fold R^2 of the same ridge
+// from latent x to latent y, each dimension of y standardised first (constant dimensions dropped), so
+// a latent's scale does not matter; the diagonal is not computed (0).
+//   latent_dependence  = mean of clipped dep over MIRD's six CLUB pairs in their direction
+//                        (zl->za, zl->zv, za->zv, zy->zl, zy->za, zy->zv): what the MI term should lower
 // A linear probe: information encoded nonlinearly is under-counted.
 #pragma once
 #include "core/common.h"
@@ -26,6 +31,8 @@ extern const char *const DIS_LATENT_NAMES[DIS_NLAT]; // "zy", "zl", "za", "zv"
 typedef struct {
     double r2[DIS_NLAT][SYN_NGROUPS];
     double informativeness, shared_leakage, cross_leakage, specific_in_shared, disentanglement;
+    double dep[DIS_NLAT][DIS_NLAT];
+    double latent_dependence;
     int n, folds;
     double lambda;
 } DisentResult;
