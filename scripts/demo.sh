@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # make demo: the main job end to end on this machine's CPUs.
-#   1. mird synth: the synthetic benchmark (MOSI-shaped clips with planted latent factors, unlabeled
-#      clips, a vocabulary, a small model configuration, the oracle and chance scores), with the
-#      acoustic and visual frames zero-padded BEFORE the clip (--pad front): the official encoders
-#      run their LSTM over every frame, padding included (MIRD.md), so with padding after the clip
-#      their last state has mostly forgotten it and z_A, z_V carry almost nothing;
+#   1. mird synth: the synthetic benchmark (CMU-MOSI's split sizes 1284 / 229 / 686 and 2568
+#      unlabeled clips, 50 acoustic and 20 visual frames per clip, planted latent factors, a
+#      vocabulary, a small model configuration, the oracle and chance scores), with the acoustic
+#      and visual frames zero-padded BEFORE the clip (--pad front): the official encoders run their
+#      LSTM over every frame, padding included (MIRD.md), so with padding after the clip their last
+#      state has mostly forgotten the clip and z_A, z_V carry almost nothing;
 #   2. mird train: MIRD from random weights with unlabeled clips, CPU-sized (a 2-layer BERT of width
 #      64, latents of 32, batch 32, lr 1e-3; the estimator steps reuse the latents of each step:
 #      --club-mode once), model selection on validation;
@@ -27,7 +28,7 @@ start=$(date +%s)
 rm -rf "$DIR/data" "$DIR/run" "$DIR/run-nomi"
 mkdir -p "$DIR"
 echo "== 1/3 synthetic benchmark -> $DIR/data"
-"$MIRD" synth --out "$DIR/data" --n-train 384 --n-valid 128 --n-test 256 --n-unlabeled 768 --ta 50 --tv 20 --pad front
+"$MIRD" synth --out "$DIR/data" --n-train 1284 --n-valid 229 --n-test 686 --n-unlabeled 2568 --ta 50 --tv 20 --pad front
 
 train=(--data "$DIR/data/data.pkl" --model "$DIR/data/model.json" --vocab "$DIR/data/vocab.txt" --max-len 32
        --unlabeled "$DIR/data/unlabeled.pkl" --batch-size 32 --split-rate 2 --epochs "$EPOCHS" --lr 1e-3
@@ -38,7 +39,7 @@ echo "== 2/3 MIRD with unlabeled clips ($EPOCHS epochs, seeds $SEEDS, $THREADS t
 
 echo "== 3/3 disentanglement of the test latents (ridge R^2, latent x planted factor group)"
 "$MIRD" disentangle --latents "$DIR/run/seed_$first/latents.safetensors" --factors "$DIR/data" --split test \
-  --out "$DIR/run/disentangle.json" | grep -E '"(informativeness|shared_leakage|cross_leakage|specific_in_shared|disentanglement)"' || true
+  --out "$DIR/run/disentangle.json" | grep -E '"(informativeness|shared_leakage|cross_leakage|specific_in_shared|disentanglement|latent_dependence)"' || true
 echo "(the 4 x 4 R^2 matrix: $DIR/run/disentangle.json; docs/synthetic.md explains the measures)"
 
 if [ "${DEMO_COMPARE:-0}" = 1 ]; then
@@ -57,7 +58,7 @@ if [ "${DEMO_COMPARE:-0}" = 1 ]; then
   }
   echo "test latents, mean over seeds $SEEDS (ridge R^2; docs/synthetic.md):"
   printf '%-20s %8s %8s\n' measure full no-mi
-  for k in informativeness shared_leakage cross_leakage specific_in_shared disentanglement; do
+  for k in informativeness shared_leakage cross_leakage specific_in_shared disentanglement latent_dependence; do
     printf '%-20s %8s %8s\n' "$k" "$(mean run $k)" "$(mean run-nomi $k)"
   done
   if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
