@@ -83,6 +83,7 @@ static void cell_bind(Cell *c, const ParamSet *ps) {
 static int zsize(const MirdConfig *c, int mod) { // 0 l, 1 a, 2 v
     return mod == 0 ? c->zl_size : mod == 1 ? c->za_size : c->zv_size;
 }
+static int lat_size(const MirdConfig *c, int which) { return which == 3 ? c->zy_size : zsize(c, which); } // + 3 zy
 
 int mird_create(Mird *m, const MirdConfig *cfg, int Bmax, int Tl, int Ta, int Tv, char *err) {
     memset(m, 0, sizeof(*m));
@@ -233,7 +234,7 @@ int mird_create(Mird *m, const MirdConfig *cfg, int Bmax, int Tl, int Ta, int Tv
     m->y_hat = falloc(B), in->dyhat = falloc(B);
     for (int k = 0; k < 6; k++) club_acts_init(&in->cacts[k], &in->club[k], Bmax);
     for (int w = 0; w < 4; w++) {
-        int z = w == 3 ? zy : zsize(c, w);
+        int z = lat_size(c, w);
         in->zst[w] = falloc(B * z), in->dzst[w] = falloc(B * z);
         in->zmean[w] = falloc(z), in->zrstd[w] = falloc(z);
     }
@@ -437,14 +438,13 @@ static const float *lat(const Mird *m, int which) { // 0 zl 1 za 2 zv 3 zy
     return which == 0 ? m->zl : which == 1 ? m->za : which == 2 ? m->zv : m->zy;
 }
 static const int CLUB_X[6] = {0, 0, 1, 3, 3, 3}, CLUB_Y[6] = {1, 2, 2, 0, 1, 2};
-static int lat_size(const Mird *m, int which) { return which == 3 ? m->cfg.zy_size : zsize(&m->cfg, which); }
 // What the CLUB estimators see of latent `which`: the latent, or (club_std) its standardised copy.
 static const float *club_in(const Mird *m, int which) { return m->club_std ? m->in->zst[which] : lat(m, which); }
 // club_std: standardise the four latents of the last latents_forward over the B rows.
 static void club_inputs_forward(Mird *m, int B) {
     if (!m->club_std) return;
     for (int w = 0; w < 4; w++)
-        standardize_forward(m->in->zst[w], m->in->zmean[w], m->in->zrstd[w], lat(m, w), B, lat_size(m, w),
+        standardize_forward(m->in->zst[w], m->in->zmean[w], m->in->zrstd[w], lat(m, w), B, lat_size(&m->cfg, w),
                             MIRD_CLUB_STD_EPS);
 }
 
@@ -481,7 +481,8 @@ void mird_forward(Mird *m, const MirdBatch *b, MirdFwdLevel level, MirdObjective
     if (mird_obj_has_mi(obj)) {
         club_inputs_forward(m, B);
         for (int k = 0; k < 6; k++)
-            L->mi[k] = club_estimate_forward(&in->club[k], &in->cacts[k], club_in(m, CLUB_X[k]), club_in(m, CLUB_Y[k]), B);
+            L->mi[k] = club_estimate_forward(&in->club[k], &in->cacts[k], club_in(m, CLUB_X[k]), club_in(m, CLUB_Y[k]),
+                                             B);
     }
     TIMER_END(t_c, "forward.club");
     double t = 0;
@@ -622,13 +623,13 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
     if (mird_obj_has_mi(obj)) {
         float *const *dC = m->club_std ? in->dzst : dZ; // club_std: gradients w.r.t. the standardised copies first
         if (m->club_std)
-            for (int w = 0; w < 4; w++) memset(in->dzst[w], 0, (size_t)B * lat_size(m, w) * sizeof(float));
+            for (int w = 0; w < 4; w++) memset(in->dzst[w], 0, (size_t)B * lat_size(&m->cfg, w) * sizeof(float));
         for (int k = 0; k < 6; k++)
             club_estimate_backward(&in->club[k], &in->cacts[k], dC[CLUB_X[k]], dC[CLUB_Y[k]], club_in(m, CLUB_X[k]),
                                    club_in(m, CLUB_Y[k]), B, 1.0f, 0);
         if (m->club_std)
             for (int w = 0; w < 4; w++)
-                standardize_backward(dZ[w], in->dzst[w], in->zst[w], in->zrstd[w], B, lat_size(m, w));
+                standardize_backward(dZ[w], in->dzst[w], in->zst[w], in->zrstd[w], B, lat_size(&m->cfg, w));
     }
     TIMER_END(t_c, "backward.club");
     int any = L->has_pred || mird_obj_has_rec(obj) || mird_obj_has_mi(obj);
