@@ -438,6 +438,37 @@ static double fd_total(void *p) {
     return c->m->loss.total;
 }
 
+// Larger weights than the official init (N(0, 0.3) outside LayerNorms and LSTMs) so that every path
+// carries a visible gradient.
+static void big_weights(Mird *m, Rng *r) {
+    for (int i = 0; i < m->params.n; i++) {
+        const ParamInfo *pi = &m->params.p[i];
+        if (!strstr(pi->name, "LayerNorm") && !strstr(pi->name, "lstm"))
+            fill_normal(m->params.data + pi->offset, (long)pi->numel, 0.3f, r);
+    }
+}
+
+// Forward + backward of ctx's objective, then finite differences of every named parameter tensor
+// against the analytic gradient. Returns the number of tensors out of tolerance.
+static int gradcheck_params(FdCtx *ctx, const char *const *names, int n) {
+    Mird *m = ctx->m;
+    fd_total(ctx);
+    assert_true(isfinite(m->loss.total));
+    mird_backward(m, ctx->b, ctx->obj);
+    float *grad = falloc(m->params.total);
+    memcpy(grad, m->params.grad, m->params.total * sizeof(float));
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        int k = params_find(&m->params, names[i]);
+        assert_true(k >= 0);
+        const ParamInfo *pi = &m->params.p[k];
+        bad += gradcheck(names[i], fd_total, ctx, m->params.data + pi->offset, grad + pi->offset, (long)pi->numel,
+                         1e-3, 3e-2, 3e-3, 12);
+    }
+    free(grad);
+    return bad;
+}
+
 static void test_train_mode_gradcheck(void **state) {
     (void)state;
     MirdConfig c;
@@ -449,20 +480,10 @@ static void test_train_mode_gradcheck(void **state) {
     mird_init_weights(&m, 3);
     Rng r;
     rng_seed(&r, 4, RNG_STREAM_INIT);
-    // larger weights than the official init so that every path carries a visible gradient
-    for (int i = 0; i < m.params.n; i++) {
-        const ParamInfo *pi = &m.params.p[i];
-        if (!strstr(pi->name, "LayerNorm") && !strstr(pi->name, "lstm"))
-            fill_normal(m.params.data + pi->offset, (long)pi->numel, 0.3f, &r);
-    }
+    big_weights(&m, &r);
     TinyBatch tb;
     tiny_batch(&tb, 4, 3, &r);
     FdCtx ctx = {&m, &tb.b, MIRD_OBJ_LOG};
-    fd_total(&ctx);
-    assert_true(isfinite(m.loss.total));
-    mird_backward(&m, &tb.b, MIRD_OBJ_LOG);
-    float *grad = falloc(m.params.total);
-    memcpy(grad, m.params.grad, m.params.total * sizeof(float));
     const char *names[] = {"encoder_l.encoder.weight",
                            "encoder_l.bert.encoder.layer.0.intermediate.dense.weight",
                            "encoder_l.bert.embeddings.LayerNorm.weight",
@@ -479,15 +500,7 @@ static void test_train_mode_gradcheck(void **state) {
                            "decoder_v.fc1.bias",
                            "zy_to_y_fc1.weight",
                            "zy_to_y_fc2.bias"};
-    int bad = 0;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        int k = params_find(&m.params, names[i]);
-        assert_true(k >= 0);
-        const ParamInfo *pi = &m.params.p[k];
-        bad += gradcheck(names[i], fd_total, &ctx, m.params.data + pi->offset, grad + pi->offset, (long)pi->numel,
-                         1e-3, 3e-2, 3e-3, 12);
-    }
-    free(grad);
+    int bad = gradcheck_params(&ctx, names, (int)(sizeof(names) / sizeof(names[0])));
     mird_free(&m);
     assert_int_equal(bad, 0);
 }
@@ -507,11 +520,7 @@ static void test_club_std(void **state) {
     mird_init_weights(&m, 5);
     Rng r;
     rng_seed(&r, 6, RNG_STREAM_INIT);
-    for (int i = 0; i < m.params.n; i++) {
-        const ParamInfo *pi = &m.params.p[i];
-        if (!strstr(pi->name, "LayerNorm") && !strstr(pi->name, "lstm"))
-            fill_normal(m.params.data + pi->offset, (long)pi->numel, 0.3f, &r);
-    }
+    big_weights(&m, &r);
     for (int i = 0; i < m.est.n; i++) { // estimators that do depend on their input
         const ParamInfo *pi = &m.est.p[i];
         fill_normal(m.est.data + pi->offset, (long)pi->numel, 0.5f, &r);
@@ -520,22 +529,9 @@ static void test_club_std(void **state) {
     tiny_batch(&tb, 6, 4, &r);
     m.club_std = 1;
     FdCtx ctx = {&m, &tb.b, MIRD_OBJ_NO_REC};
-    fd_total(&ctx);
-    assert_true(isfinite(m.loss.total));
-    mird_backward(&m, &tb.b, MIRD_OBJ_NO_REC);
-    float *grad = falloc(m.params.total);
-    memcpy(grad, m.params.grad, m.params.total * sizeof(float));
     const char *names[] = {"encoder_l.encoder.weight", "encoder_a.fc1.weight", "encoder_a.lstm.weight_ih",
                            "encoder_v.fc1.bias", "mult_encoder.encoder.weight", "mult_encoder.model.pooler.dense.weight"};
-    int bad = 0;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        int k = params_find(&m.params, names[i]);
-        assert_true(k >= 0);
-        const ParamInfo *pi = &m.params.p[k];
-        bad += gradcheck(names[i], fd_total, &ctx, m.params.data + pi->offset, grad + pi->offset, (long)pi->numel,
-                         1e-3, 3e-2, 3e-3, 12);
-    }
-    assert_int_equal(bad, 0);
+    assert_int_equal(gradcheck_params(&ctx, names, (int)(sizeof(names) / sizeof(names[0]))), 0);
     // scale: z_A * 10 (encoder_a.fc1 weight and bias)
     float mi_std[6], mi_raw[6];
     for (int pass = 0; pass < 2; pass++) {
@@ -558,7 +554,6 @@ static void test_club_std(void **state) {
                 for (long e = 0; e < (long)pi->numel; e++) m.params.data[pi->offset + e] *= 10.0f;
             }
     }
-    free(grad);
     mird_free(&m);
 }
 
