@@ -17,7 +17,8 @@ typedef struct {
 
 static double att_loss(void *p) {
     AttCtx *c = p;
-    attention_forward(c->out, c->probs, c->q, c->k, c->v, c->mask, c->drop, c->B, c->T, c->C, c->NH);
+    DropSrc ds = {c->drop, {0, 0, 1.0f}};
+    attention_forward(c->out, c->probs, c->q, c->k, c->v, c->mask, c->drop ? &ds : NULL, NULL, c->B, c->T, c->C, c->NH);
     return dot_d(c->out, c->proj, (long)c->B * c->T * c->C);
 }
 
@@ -79,14 +80,15 @@ static void att_check_forward(AttCtx *c) {
 }
 
 static void att_gradcheck(AttCtx *c, Rng *r, const char *tag) {
+    DropSrc ds = {c->drop, {0, 0, 1.0f}};
     long n = (long)c->B * c->T * c->C, nn = (long)c->B * c->NH * c->T * c->T;
     att_loss(c);
     float *dq = falloc(n), *dk = falloc(n), *dv = falloc(n), *scratch = falloc(nn);
     fill_normal(scratch, nn, 1, r); // garbage in the scratch must not matter
     float *pq = gt_prefill(dq, n, r), *pk = gt_prefill(dk, n, r), *pv = gt_prefill(dv, n, r);
     for (int k = 0; k < 2; k++)
-        attention_backward(dq, dk, dv, scratch, c->proj, c->probs, c->drop, c->q, c->k, c->v, c->B, c->T, c->C,
-                           c->NH);
+        attention_backward(dq, dk, dv, scratch, c->proj, c->probs, c->drop ? &ds : NULL, c->q, c->k, c->v, NULL, c->B,
+                           c->T, c->C, c->NH);
     gt_unaccum(dq, pq, n), gt_unaccum(dk, pk, n), gt_unaccum(dv, pv, n);
     char name[64];
     snprintf(name, sizeof(name), "attention dq (%s)", tag);
@@ -98,10 +100,10 @@ static void att_gradcheck(AttCtx *c, Rng *r, const char *tag) {
     // NULL gradients are skipped and the remaining ones are unchanged
     float *dq2 = falloc(n), *dv2 = falloc(n);
     att_loss(c); // gradcheck leaves the saved probs of a perturbed forward
-    attention_backward(dq2, NULL, NULL, scratch, c->proj, c->probs, c->drop, c->q, c->k, c->v, c->B, c->T, c->C,
-                       c->NH);
-    attention_backward(NULL, NULL, dv2, scratch, c->proj, c->probs, c->drop, c->q, c->k, c->v, c->B, c->T, c->C,
-                       c->NH);
+    attention_backward(dq2, NULL, NULL, scratch, c->proj, c->probs, c->drop ? &ds : NULL, c->q, c->k, c->v, NULL,
+                       c->B, c->T, c->C, c->NH);
+    attention_backward(NULL, NULL, dv2, scratch, c->proj, c->probs, c->drop ? &ds : NULL, c->q, c->k, c->v, NULL,
+                       c->B, c->T, c->C, c->NH);
     assert_true(rel_err_scale(dq2, dq, n, 1e-3) < 1e-5 && rel_err_scale(dv2, dv, n, 1e-3) < 1e-5);
     free(dq), free(dk), free(dv), free(scratch), free(dq2), free(dv2);
 }

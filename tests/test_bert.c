@@ -425,9 +425,15 @@ static void test_fd_split_stack_input(void **state) {
 
 // ---------------------------------------------------------------- dropout (training mode)
 
-static double zero_frac(const float *x, long n) {
+// Fraction of the n first mask elements of a dropout key that are 0 (every kept one checked to
+// carry the 1 / (1 - p) scaling).
+static double zero_frac(const DropKey *d, long n, float p) {
     long z = 0;
-    for (long i = 0; i < n; i++) z += x[i] == 0.0f;
+    for (long i = 0; i < n; i++) {
+        float m = dropkey_mask(d, (uint64_t)i);
+        z += m == 0.0f;
+        assert_true(m == 0.0f || fabs(m - 1 / (1.0 - p)) < 1e-6);
+    }
     return (double)z / n;
 }
 
@@ -445,26 +451,23 @@ static void test_dropout_train_mode(void **state) {
     Rng r;
     rng_seed(&r, 5, RNG_STREAM_DROPOUT);
     bert_forward(&g.m, &g.a, g.ids, g.types, g.mask, B, T, &r);
-    assert_true(g.a.emb_train && g.a.stack_train);
+    assert_true(g.a.emb_drop.thr && g.a.stack_train);
     memcpy(seq1, g.a.seq, n * sizeof(float));
-    double fe = zero_frac(g.a.emb_mask, (long)n), fa = 0, fh = 0;
+    double fe = zero_frac(&g.a.emb_drop, (long)n, 0.25f), fa = 0, fh = 0;
     for (int l = 0; l < L; l++) {
-        fa += zero_frac(g.a.attn_mask + (size_t)l * natt, (long)natt) / L;
-        fh += (zero_frac(g.a.ao_mask + (size_t)l * n, (long)n) + zero_frac(g.a.proj_mask + (size_t)l * n, (long)n)) /
-              (2 * L);
+        fa += zero_frac(&g.a.attn_drop[l], (long)natt, 0.4f) / L;
+        fh += (zero_frac(&g.a.ao_drop[l], (long)n, 0.25f) + zero_frac(&g.a.proj_drop[l], (long)n, 0.25f)) / (2 * L);
     }
     print_message("bert dropout zero fractions: embeddings %.3f hidden %.3f (p 0.25) attention %.3f (p 0.4)\n", fe,
                   fh, fa);
     assert_true(fabs(fe - 0.25) < 0.05 && fabs(fh - 0.25) < 0.03 && fabs(fa - 0.4) < 0.05);
-    for (size_t i = 0; i < n; i++) // kept values are scaled by 1 / (1 - p)
-        assert_true(g.a.emb_mask[i] == 0.0f || fabs(g.a.emb_mask[i] - 1 / 0.75) < 1e-6);
     // the same seed gives the same result
     rng_seed(&r, 5, RNG_STREAM_DROPOUT);
     bert_forward(&g.m, &g.a, g.ids, g.types, g.mask, B, T, &r);
     assert_memory_equal(seq1, g.a.seq, n * sizeof(float));
     // eval afterwards: the golden outputs again
     bert_forward(&g.m, &g.a, g.ids, g.types, g.mask, B, T, NULL);
-    assert_false(g.a.emb_train || g.a.stack_train);
+    assert_false(g.a.emb_drop.thr || g.a.stack_train);
     cmp(&g, "eval after training", g.a.seq, "masked.seq", n, TOL_OUT);
     free(seq1);
     golden_close(&g);

@@ -1,8 +1,9 @@
 // test_bert_cls.c: BERT's pooled-output-only mode (BertActs.cls_only: the last layer computes its
-// queries, attention, output dense, feed-forward and LayerNorms for the [CLS] rows only) against
-// the full computation: identical pooled output and identical gradients of every parameter and of
-// the stack input, eval mode, with and without the attention mask, 1 and 2 layers; and, in train
-// mode (dropout masks fixed by reseeding), finite differences of the cls_only path itself.
+// queries, attention, output dense, feed-forward and LayerNorms for the [CLS] rows only) and its
+// padding-skipping mode (BertActs.varlen: masked tokens not computed at all) against the full
+// computation: identical pooled output and identical gradients of every parameter and of the stack
+// input, eval mode, with and without the attention mask, 1 and 2 layers; and, in train mode
+// (dropout masks fixed by reseeding), finite differences of the cls_only and varlen paths.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +83,7 @@ static void cls_backward(Cls *s) {
     bert_stack_backward(&s->m, &s->a, s->dx, s->a.dseq, s->x, B, T);
 }
 
-static void check_same(int L, int masked) {
+static void check_same(int L, int masked, int varlen) {
     Cls s;
     cls_setup(&s, L, masked);
     int B = s.B, T = s.T, H = s.cfg.hidden_size;
@@ -90,19 +91,25 @@ static void check_same(int L, int masked) {
     cls_backward(&s);
     float *pooled = gt_copy(s.a.pooled, (long)B * H), *grad = gt_copy(s.ps.grad, (long)s.ps.total);
     float *dx = gt_copy(s.dx, (long)B * T * H);
-    s.a.cls_only = 1;
+    s.a.cls_only = 1, s.a.varlen = varlen;
     cls_forward(&s);
     assert_true(s.a.cls_last);
+    assert_true(s.a.packed == (varlen && masked));
+    if (s.a.packed) assert_int_equal(s.a.nrows, B * T - (1 + 2 + 3)); // the pads of cls_setup
     cls_backward(&s);
     double ep = rel_err_scale(s.a.pooled, pooled, (long)B * H, 1e-6);
     double ex = rel_err_scale(s.dx, dx, (long)B * T * H, 1e-6);
-    if (ep > 1e-6 || ex > 1e-5) fail_msg("L=%d masked=%d: pooled err %.3g, dx err %.3g", L, masked, ep, ex);
+    if (ep > 1e-6 || ex > 1e-5)
+        fail_msg("L=%d masked=%d varlen=%d: pooled err %.3g, dx err %.3g", L, masked, varlen, ep, ex);
+    for (long i = 0; i < (long)B * T; i++) // the pads' input gradient is exactly 0 in both paths
+        if (masked && s.mask[i] == 0.0f)
+            for (int j = 0; j < H; j++) assert_true(s.dx[i * H + j] == 0.0f && dx[i * H + j] == 0.0f);
     double gmax = 0; // model-wide floor: the key biases' gradient is zero up to rounding in both paths
     for (size_t j = 0; j < s.ps.total; j++) gmax = fmax(gmax, fabs(grad[j]));
     for (int i = 0; i < s.ps.n; i++) {
         const ParamInfo *pi = &s.ps.p[i];
         double e = rel_err_scale(s.ps.grad + pi->offset, grad + pi->offset, (long)pi->numel, 1e-2 * gmax);
-        if (e > 1e-5) fail_msg("L=%d masked=%d: grad %s differs, rel err %.3g", L, masked, pi->name, e);
+        if (e > 1e-5) fail_msg("L=%d masked=%d varlen=%d: grad %s differs, rel err %.3g", L, masked, varlen, pi->name, e);
     }
     free(pooled), free(grad), free(dx);
     cls_free(&s);
@@ -111,7 +118,8 @@ static void check_same(int L, int masked) {
 static void test_cls_same_as_full(void **state) {
     (void)state;
     for (int L = 1; L <= 2; L++)
-        for (int masked = 0; masked <= 1; masked++) check_same(L, masked);
+        for (int masked = 0; masked <= 1; masked++)
+            for (int varlen = 0; varlen <= 1; varlen++) check_same(L, masked, varlen);
 }
 
 static double loss_fn(void *p) { return cls_forward((Cls *)p); }
@@ -120,10 +128,11 @@ static double loss_fn(void *p) { return cls_forward((Cls *)p); }
 // cls_only path for the last layer's tensors and the stack input.
 static void test_cls_train_gradcheck(void **state) {
     (void)state;
-    for (int L = 1; L <= 2; L++) {
+    for (int run = 0; run < 4; run++) {
+        int L = 1 + run % 2, varlen = run / 2;
         Cls s;
         cls_setup(&s, L, 1);
-        s.a.cls_only = 1, s.seed = 99;
+        s.a.cls_only = 1, s.a.varlen = varlen, s.seed = 99;
         s.cfg.hidden_dropout_prob = 0.2f, s.cfg.attention_probs_dropout_prob = 0.3f;
         s.m.cfg = s.cfg;
         cls_forward(&s);
@@ -148,7 +157,7 @@ static void test_cls_train_gradcheck(void **state) {
         (void)bad;
         free(grad), free(dx);
         cls_free(&s);
-        if (bad) fail_msg("L=%d: %d gradient entries out of tolerance", L, bad);
+        if (bad) fail_msg("L=%d varlen=%d: %d gradient entries out of tolerance", L, varlen, bad);
     }
 }
 

@@ -70,8 +70,9 @@ static void test_golden_attention(void **state) {
     (void)state;
     enum { N = ATT_B * ATT_T * ATT_C, NN = ATT_B * ATT_NH * ATT_T * ATT_T };
     float out[N], probs[NN], scratch[NN], dq[N] = {0}, dk[N] = {0}, dv[N] = {0};
-    attention_forward(out, probs, att_q, att_k, att_v, att_mask, att_drop, ATT_B, ATT_T, ATT_C, ATT_NH);
-    attention_backward(dq, dk, dv, scratch, att_proj, probs, att_drop, att_q, att_k, att_v, ATT_B, ATT_T, ATT_C,
+    DropSrc drop = {att_drop, {0, 0, 1.0f}}; // PyTorch's mask
+    attention_forward(out, probs, att_q, att_k, att_v, att_mask, &drop, NULL, ATT_B, ATT_T, ATT_C, ATT_NH);
+    attention_backward(dq, dk, dv, scratch, att_proj, probs, &drop, att_q, att_k, att_v, NULL, ATT_B, ATT_T, ATT_C,
                        ATT_NH);
     near("attention out", out, att_out, N), near("attention probs", probs, att_probs, NN);
     near("attention dq", dq, att_dq, N), near("attention dk", dk, att_dk, N), near("attention dv", dv, att_dv, N);

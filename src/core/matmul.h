@@ -1,11 +1,36 @@
-// matmul.h: THE matrix-multiply entry point. Every layer multiplies through this function.
+// matmul.h: THE matrix-multiply entry point. Every layer multiplies through these functions.
 // Row-major: C[M,N] = alpha * op(A)[M,K] @ op(B)[K,N] + beta * C.
 // op(A) = A (A stored [M,K], lda >= K) or A^T (A stored [K,M], lda >= M) when transA; same for B.
 // Backend chosen at build time (MIRD_BLAS=dnnl, the default, or openblas); see tools/gemm_probe.
+//
+// Precision is a concern of this module alone: with matmul_set_precision(MATMUL_BF16) every large
+// product (at least MATMUL_BF16_MIN_FLOPS, outside OpenMP parallel regions) rounds its two inputs to
+// bfloat16 (round to nearest even) and accumulates in float32 (oneDNN's avx512_core_bf16 kernels);
+// C, alpha, beta and the bias stay float32. Callers keep float32 buffers everywhere.
 #pragma once
 
 void matmul(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
             const float *B, int ldb, float beta, float *C, int ldc);
+// The same plus a bias row: C = alpha * op(A) @ op(B) + beta * C + bias[N] (added to every row).
+void matmul_bias(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc, const float *bias);
 
 // Name of the backend compiled in ("dnnl" or "openblas").
 const char *matmul_backend(void);
+
+typedef enum { MATMUL_FP32 = 0, MATMUL_BF16 = 1 } MatmulPrecision;
+// Whether this build and CPU can multiply in bfloat16 (oneDNN backend on a CPU with the
+// avx512_core_bf16 or AMX instructions).
+int matmul_bf16_supported(void);
+// Process-wide precision of the following products (like OpenMP's thread count, a setting of the
+// process, not of a thread). Returns the precision in effect: MATMUL_FP32 when BF16 is asked for
+// but not supported. Not to be changed while another thread multiplies.
+MatmulPrecision matmul_set_precision(MatmulPrecision p);
+MatmulPrecision matmul_precision(void);
+// "fp32" / "bf16" <-> enum (parse returns -1 for anything else).
+const char *matmul_precision_name(MatmulPrecision p);
+int matmul_precision_parse(const char *s, MatmulPrecision *p);
+
+// Products below this many FLOPs (2 M N K) run in float32 whatever the precision: converting their
+// inputs costs more than bfloat16 saves (the LSTM steps, the attention heads).
+#define MATMUL_BF16_MIN_FLOPS 5e7

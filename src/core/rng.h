@@ -16,3 +16,16 @@ double rng_uniform_double(Rng *r);             // [0, 1)
 float rng_normal(Rng *r);                      // N(0, 1), Box-Muller in double
 uint32_t rng_below(Rng *r, uint32_t n);        // uniform integer in [0, n), unbiased
 void rng_shuffle(Rng *r, int *a, int n);       // Fisher-Yates
+
+// Counter-based hash for random numbers computed in parallel (dropout masks): element i of the
+// sequence keyed by `key` (one rng_u64 draw). Two rounds of Wellons' lowbias32 integer mix, the key
+// folded in before each; for a fixed key, i -> value is a bijection on 32-bit i. Pure integer
+// arithmetic, so the value of an element never depends on the thread count or vector width, and
+// the loops that use it vectorise.
+static inline uint32_t rng_hash32(uint64_t key, uint64_t i) {
+    uint32_t x = (uint32_t)i ^ (uint32_t)key;
+    x ^= x >> 16, x *= 0x21f0aaadu, x ^= x >> 15, x *= 0x735a2d97u, x ^= x >> 15;
+    x ^= (uint32_t)(key >> 32) ^ ((uint32_t)(i >> 32) * 0x9e3779b9u);
+    x ^= x >> 16, x *= 0x21f0aaadu, x ^= x >> 15, x *= 0x735a2d97u, x ^= x >> 15;
+    return x;
+}

@@ -22,6 +22,20 @@ void gelu_backward(float *dinp, const float *dout, const float *inp, long n) {
     }
 }
 
+void gelu_forward_grad(float *out, float *dgelu, const float *inp, long n) {
+#pragma omp parallel for simd if (n > PAR_TRANS) schedule(static)
+    for (long i = 0; i < n; i++) {
+        float x = inp[i], cdf = vgelu_cdf(x);
+        out[i] = x * cdf;
+        dgelu[i] = cdf + x * vgelu_pdf(x);
+    }
+}
+
+void gelu_backward_cached(float *d, const float *dgelu, long n) {
+#pragma omp parallel for simd if (n > PAR_CHEAP) schedule(static)
+    for (long i = 0; i < n; i++) d[i] *= dgelu[i];
+}
+
 void relu_forward(float *out, const float *inp, long n) {
 #pragma omp parallel for simd if (n > PAR_CHEAP) schedule(static)
     for (long i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;

@@ -1,6 +1,8 @@
-// attention.c: the scaled dot-product core of multi-head self-attention, one (batch, head) pair per
-// OpenMP task; every product is a GEMM on strided views of q, k, v (row stride C), so no head
+// attention.c: the scaled dot-product core of multi-head self-attention, one (sequence, head) pair
+// per OpenMP task; every product is a GEMM on strided views of q, k, v (row stride C), so no head
 // transposes are materialised. oneDNN's sgemm runs single-threaded inside the parallel region.
+// Sequences may have different lengths (packed rows, seq_off): the pads of a masked batch need not
+// be computed at all.
 #include <math.h>
 #include <stddef.h>
 
@@ -14,51 +16,59 @@
 // Below this much work (B * NH * T * T * hs multiply-adds) a parallel region costs more than it saves.
 #define ATT_PAR_MIN 100000L
 
+// First row and length of sequence b.
+static inline void seq_span(const int *off, int b, int T, long *r0, int *len) {
+    if (off) *r0 = off[b], *len = off[b + 1] - off[b];
+    else *r0 = (long)b * T, *len = T;
+}
+
 void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
-                       const float *mask, const float *drop_mask, int B, int T, int C, int NH) {
+                       const float *mask, const DropSrc *drop, const int *seq_off, int B, int T, int C, int NH) {
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for schedule(static) if (B * NH > 1 && (long)B * NH * T * T * hs > ATT_PAR_MIN)
+    long TT = (long)T * T;
+#pragma omp parallel for schedule(dynamic, 4) if (B * NH > 1 && (long)B * NH * T * T * hs > ATT_PAR_MIN)
     for (int bh = 0; bh < B * NH; bh++) {
-        int b = bh / NH, h = bh % NH;
-        long off = (long)b * T * C + (long)h * hs;
+        int b = bh / NH, h = bh % NH, L;
+        long r0;
+        seq_span(seq_off, b, T, &r0, &L);
+        if (L <= 0) continue;
+        long off = r0 * C + (long)h * hs;
         const float *qb = q + off, *kb = k + off, *vb = v + off;
         float *ob = out + off;
-        float *P = probs + (long)bh * T * T;
-        matmul(0, 1, T, T, hs, scale, qb, C, kb, C, 0.0f, P, T); // S = q k^T / sqrt(hs)
-        const float *mk = mask ? mask + (long)b * T : NULL;
-        for (int i = 0; i < T; i++) { // + key mask, softmax (max-subtracted) in place
+        float *P = probs + bh * TT; // row stride T
+        matmul(0, 1, L, L, hs, scale, qb, C, kb, C, 0.0f, P, T); // S = q k^T / sqrt(hs)
+        const float *mk = mask ? mask + r0 : NULL;
+        for (int i = 0; i < L; i++) { // + key mask, softmax (max-subtracted) in place
             float *row = P + (long)i * T;
             if (mk)
-                for (int j = 0; j < T; j++) row[j] += mk[j];
+                for (int j = 0; j < L; j++) row[j] += mk[j];
             float mx = -INFINITY;
-            for (int j = 0; j < T; j++) mx = row[j] > mx ? row[j] : mx;
+            for (int j = 0; j < L; j++) mx = row[j] > mx ? row[j] : mx;
             float s = 0;
 #pragma omp simd reduction(+ : s)
-            for (int j = 0; j < T; j++) {
+            for (int j = 0; j < L; j++) {
                 row[j] = vexpf(row[j] - mx);
                 s += row[j];
             }
             float inv = 1.0f / s;
-            for (int j = 0; j < T; j++) row[j] *= inv;
+            for (int j = 0; j < L; j++) row[j] *= inv;
         }
-        if (!drop_mask) {
-            matmul(0, 0, T, hs, T, 1.0f, P, T, vb, C, 0.0f, ob, C); // out = P v
+        if (!drop) {
+            matmul(0, 0, L, hs, L, 1.0f, P, T, vb, C, 0.0f, ob, C); // out = P v
             continue;
         }
-        const float *M = drop_mask + (long)bh * T * T;
         float tile[ATT_TILE];
-        int cb = T < ATT_TILE ? T : ATT_TILE; // key columns per tile
+        int cb = L < ATT_TILE ? L : ATT_TILE; // key columns per tile
         int rb = ATT_TILE / cb;               // query rows per tile
-        for (int i0 = 0; i0 < T; i0 += rb) {
-            int ni = T - i0 < rb ? T - i0 : rb;
-            for (int j0 = 0; j0 < T; j0 += cb) {
-                int nj = T - j0 < cb ? T - j0 : cb;
-                for (int i = 0; i < ni; i++)
-                    for (int j = 0; j < nj; j++) {
-                        long idx = (long)(i0 + i) * T + j0 + j;
-                        tile[i * nj + j] = P[idx] * M[idx];
-                    }
+        for (int i0 = 0; i0 < L; i0 += rb) {
+            int ni = L - i0 < rb ? L - i0 : rb;
+            for (int j0 = 0; j0 < L; j0 += cb) {
+                int nj = L - j0 < cb ? L - j0 : cb;
+                for (int i = 0; i < ni; i++) {
+                    long pi = (long)(i0 + i) * T + j0; // in P; the mask index adds the block's start
+                    for (int j = 0; j < nj; j++) tile[i * nj + j] = P[pi + j] * dropsrc_at(drop, bh * TT + pi + j);
+                }
                 // out[i0:i0+ni] (+)= tile @ v[j0:j0+nj]
                 matmul(0, 0, ni, hs, nj, 1.0f, tile, nj, vb + (long)j0 * C, C, j0 ? 1.0f : 0.0f,
                        ob + (long)i0 * C, C);
@@ -71,40 +81,41 @@ void attention_forward(float *out, float *probs, const float *q, const float *k,
 // dS = P o (dP - rowsum(P o dP)) ; dq += dS k / sqrt(hs) ; dk += dS^T q / sqrt(hs).
 // The additive mask is a constant: no gradient.
 void attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *probs,
-                        const float *drop_mask, const float *q, const float *k, const float *v, int B, int T,
-                        int C, int NH) {
+                        const DropSrc *drop, const float *q, const float *k, const float *v, const int *seq_off,
+                        int B, int T, int C, int NH) {
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
     long TT = (long)T * T;
-#pragma omp parallel for schedule(static) if (B * NH > 1 && (long)B * NH * T * T * hs > ATT_PAR_MIN)
+#pragma omp parallel for schedule(dynamic, 4) if (B * NH > 1 && (long)B * NH * T * T * hs > ATT_PAR_MIN)
     for (int bh = 0; bh < B * NH; bh++) {
-        int b = bh / NH, h = bh % NH;
-        long off = (long)b * T * C + (long)h * hs;
+        int b = bh / NH, h = bh % NH, L;
+        long r0;
+        seq_span(seq_off, b, T, &r0, &L);
+        if (L <= 0) continue;
+        long off = r0 * C + (long)h * hs;
         const float *P = probs + bh * TT;
-        const float *M = drop_mask ? drop_mask + bh * TT : NULL;
         float *S = scratch + bh * TT;
         if (dv) {
             const float *A = P;
-            if (M) {
-                for (long i = 0; i < TT; i++) S[i] = P[i] * M[i];
+            if (drop) {
+                for (int i = 0; i < L; i++)
+                    for (int j = 0; j < L; j++) S[(long)i * T + j] = P[(long)i * T + j] * dropsrc_at(drop, bh * TT + (long)i * T + j);
                 A = S;
             }
-            matmul(1, 0, T, hs, T, 1.0f, A, T, dout + off, C, 1.0f, dv + off, C);
+            matmul(1, 0, L, hs, L, 1.0f, A, T, dout + off, C, 1.0f, dv + off, C);
         }
         if (!dq && !dk) continue;
-        matmul(0, 1, T, T, hs, 1.0f, dout + off, C, v + off, C, 0.0f, S, T); // dA = dout v^T
-        for (int i = 0; i < T; i++) {
+        matmul(0, 1, L, L, hs, 1.0f, dout + off, C, v + off, C, 0.0f, S, T); // dA = dout v^T
+        for (int i = 0; i < L; i++) {
             float *d = S + (long)i * T;
             const float *p = P + (long)i * T;
-            if (M) {
-                const float *m = M + (long)i * T;
-                for (int j = 0; j < T; j++) d[j] *= m[j];
-            }
+            if (drop)
+                for (int j = 0; j < L; j++) d[j] *= dropsrc_at(drop, bh * TT + (long)i * T + j);
             float dot = 0;
-            for (int j = 0; j < T; j++) dot += p[j] * d[j];
-            for (int j = 0; j < T; j++) d[j] = p[j] * (d[j] - dot);
+            for (int j = 0; j < L; j++) dot += p[j] * d[j];
+            for (int j = 0; j < L; j++) d[j] = p[j] * (d[j] - dot);
         }
-        if (dq) matmul(0, 0, T, hs, T, scale, S, T, k + off, C, 1.0f, dq + off, C);
-        if (dk) matmul(1, 0, T, hs, T, scale, S, T, q + off, C, 1.0f, dk + off, C);
+        if (dq) matmul(0, 0, L, hs, L, scale, S, T, k + off, C, 1.0f, dq + off, C);
+        if (dk) matmul(1, 0, L, hs, L, scale, S, T, q + off, C, 1.0f, dk + off, C);
     }
 }

@@ -17,6 +17,10 @@ void linear_forward(float *out, const float *inp, const float *W, const float *b
 // dinp[N,IC] += dout @ W ; dW[OC,IC] += dout^T @ inp ; db[OC] += sum_n dout
 void linear_backward(float *dinp, float *dW, float *db, const float *dout, const float *inp, const float *W,
                      int N, int IC, int OC);
+// The same with dinp WRITTEN (dinp = dout @ W) instead of accumulated: no zeroing pass before it.
+// dinp is written last, so it may be the inp buffer itself (the input is no longer needed then).
+void linear_backward_set(float *dinp, float *dW, float *db, const float *dout, const float *inp, const float *W,
+                         int N, int IC, int OC);
 
 // ---- layer norm over the last dimension C: out = (x - mean) * rstd * w + b, PyTorch semantics:
 // biased variance (divide by C), rstd = 1 / sqrt(var + eps). mean[N], rstd[N] are saved for backward.
@@ -39,6 +43,11 @@ void standardize_backward(float *dx, const float *dout, const float *out, const 
 // exp/erf/tanh/sigmoid come from layers/vmath.h (vectorisable; errors listed there, ~1e-7 relative).
 void gelu_forward(float *out, const float *inp, long n);
 void gelu_backward(float *dinp, const float *dout, const float *inp, long n);
+// GELU and its derivative in one pass (both WRITTEN): out = x Phi(x), dgelu = Phi(x) + x phi(x).
+// With it the backward recomputes the activation instead of keeping it: then d *= dgelu
+// (gelu_backward_cached, in place) turns d out into d inp.
+void gelu_forward_grad(float *out, float *dgelu, const float *inp, long n);
+void gelu_backward_cached(float *d, const float *dgelu, long n);
 void relu_forward(float *out, const float *inp, long n);
 void relu_backward(float *dinp, const float *dout, const float *out, long n); // uses out > 0
 void tanh_forward(float *out, const float *inp, long n);
@@ -57,11 +66,48 @@ void sparsemax_forward(float *out, const float *inp, int rows, int n);
 // Jacobian on the support S (out > 0) is I - 1 1^T / |S|: dinp_i += [i in S] (dout_i - mean_{S} dout)
 void sparsemax_backward(float *dinp, const float *dout, const float *out, int rows, int n);
 
-// ---- inverted dropout: mask[n] gets 0 or 1/(1-p) drawn from rng; out = inp * mask.
+// ---- inverted dropout. Masks are counter-based (core/rng.h rng_hash32): a DropKey holds one key
+// drawn from the dropout stream, and element i of its mask is 0 with probability p (to 2^-24), else
+// 1/(1-p). So a mask can be regenerated in the backward instead of stored, is filled in parallel,
+// and is the same whatever the thread count.
+typedef struct {
+    uint64_t key;
+    uint32_t thr;   // drop element i iff (rng_hash32(key, i) >> 8) < thr; 0 = dropout off
+    float keep;     // 1 / (1 - p), 0 when p >= 1
+} DropKey;
+// The key of one dropout call: draws one u64 from rng. rng NULL (eval) or p <= 0: dropout off
+// (nothing drawn).
+DropKey dropkey_draw(float p, Rng *rng);
+static inline float dropkey_mask(const DropKey *d, uint64_t i) {
+    return d->thr == 0 ? 1.0f : (rng_hash32(d->key, i) >> 8) < d->thr ? 0.0f : d->keep;
+}
+// A dropout mask given either explicitly (mask != NULL, values 0 or 1/(1-p): the golden tests pass
+// PyTorch's) or by a key (mask NULL).
+typedef struct {
+    const float *mask;
+    DropKey key;
+} DropSrc;
+static inline float dropsrc_at(const DropSrc *d, uint64_t i) { return d->mask ? d->mask[i] : dropkey_mask(&d->key, i); }
+
+// With a stored mask: mask[n] gets the mask of dropkey_draw(p, rng); out = inp * mask.
 // p == 0 (or rng == NULL, i.e. eval mode) fills mask with 1 and copies; p >= 1 drops everything.
-// The mask is drawn sequentially from rng (reproducible whatever the thread count); may run in place.
+// May run in place.
 void dropout_forward(float *out, float *mask, const float *inp, long n, float p, Rng *rng);
 void dropout_backward(float *dinp, const float *dout, const float *mask, long n);
+// With a key: out = inp * mask (WRITTEN; may run in place). The forward, and also the backward
+// (d inp = d out * mask).
+void dropout_apply(float *out, const float *inp, long n, const DropKey *d);
+
+// ---- residual + dropout + LayerNorm in one pass (BERT's "add & norm"), masks by key:
+// res[N,C] = x + dropout(y) (saved: the LayerNorm's input), out = LayerNorm(res) as layernorm_forward.
+// Mask element index n * C + c. out may not alias res; x may alias y only without dropout.
+void residual_layernorm_forward(float *res, float *out, float *mean, float *rstd, const float *x, const float *y,
+                                const DropKey *drop, const float *w, const float *b, int N, int C, float eps);
+// Backward: dres[N,C] = gradient w.r.t. res (WRITTEN, not accumulated) = d x; dy[N,C] = dres * mask
+// (WRITTEN; may be NULL; may be dres itself only without dropout); dw, db accumulate.
+void residual_layernorm_backward(float *dres, float *dy, float *dw, float *db, const float *dout,
+                                 const float *res, const float *w, const float *mean, const float *rstd,
+                                 const DropKey *drop, int N, int C);
 
 // ---- embedding lookup: out[N,C] = table[ids[n], :]
 void embedding_forward(float *out, const int32_t *ids, const float *table, int N, int C);
@@ -69,19 +115,22 @@ void embedding_forward(float *out, const int32_t *ids, const float *table, int N
 void embedding_backward(float *dtable, const float *dout, const int32_t *ids, int N, int C, int padding_idx);
 
 // ---- multi-head self-attention core (the Q/K/V/output projections are linear layers around it)
-// q, k, v, out: [B, T, C], C = NH * hs, head h uses channels [h*hs, (h+1)*hs).
-// mask: [B, T] additive term on the KEY axis (e.g. (1 - m) * -10000), or NULL.
-// probs: [B, NH, T, T] = softmax(q k^T / sqrt(hs) + mask), saved for backward.
-// drop_mask: [B, NH, T, T] dropout mask on probs (values 0 or 1/(1-p)) or NULL for none;
-// out = (probs * drop_mask) v per head. probs keeps the UNdropped softmax (the backward needs it).
+// q, k, v, out: [rows, C], C = NH * hs, head h uses channels [h*hs, (h+1)*hs).
+// Sequences: seq_off NULL = B sequences of T rows each (sequence b = rows b*T .. b*T+T-1); otherwise
+// sequence b = rows seq_off[b] .. seq_off[b+1]-1, at most T of them (variable lengths, packed).
+// mask: [rows] additive term on the KEY axis (e.g. (1 - m) * -10000), or NULL.
+// probs: [B, NH, T, T] (sequence b, head h: a Tb x Tb block at (b * NH + h) * T * T, row stride T)
+// = softmax(q k^T / sqrt(hs) + mask), saved for backward.
+// drop: dropout on probs, mask element index ((b * NH + h) * T + i) * T + j, or NULL for none;
+// out = (probs * mask) v per head. probs keeps the UNdropped softmax (the backward needs it).
 // No scratch: the dropped product uses a 16 KiB tile on each thread's stack. OpenMP over B * NH.
 void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
-                       const float *mask, const float *drop_mask, int B, int T, int C, int NH);
+                       const float *mask, const DropSrc *drop, const int *seq_off, int B, int T, int C, int NH);
 // scratch: [B, NH, T, T] work buffer (contents on entry do not matter). The mask is a constant (no
-// gradient). dq, dk, dv may each be NULL.
+// gradient). dq, dk, dv may each be NULL; they ACCUMULATE.
 void attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *probs,
-                        const float *drop_mask, const float *q, const float *k, const float *v, int B, int T,
-                        int C, int NH);
+                        const DropSrc *drop, const float *q, const float *k, const float *v, const int *seq_off,
+                        int B, int T, int C, int NH);
 
 // ---- LSTMCell unrolled over T steps, PyTorch gate order (i, f, g, o), h0 = c0 = 0:
 //   gates = x_t Wih^T + bih + h_{t-1} Whh^T + bhh ; i,f,o = sigmoid ; g = tanh

@@ -28,19 +28,22 @@ static void colsum_acc(float *db, const float *d, int N, int C) {
 }
 
 void linear_forward(float *out, const float *inp, const float *W, const float *b, int N, int IC, int OC) {
-    if (b) { // out = b broadcast, then one GEMM with beta = 1
-#pragma omp parallel for if ((long)N * OC > 65536) schedule(static)
-        for (int n = 0; n < N; n++) {
-            float *o = out + (long)n * OC;
-            for (int c = 0; c < OC; c++) o[c] = b[c];
-        }
-    }
-    matmul(0, 1, N, OC, IC, 1.0f, inp, IC, W, IC, b ? 1.0f : 0.0f, out, OC);
+    matmul_bias(0, 1, N, OC, IC, 1.0f, inp, IC, W, IC, 0.0f, out, OC, b); // the bias fused where the backend can
+}
+
+static void lin_backward(float *dinp, float beta, float *dW, float *db, const float *dout, const float *inp,
+                         const float *W, int N, int IC, int OC) {
+    if (dW) matmul(1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dW, IC);    // dout^T @ inp
+    if (db) colsum_acc(db, dout, N, OC);
+    if (dinp) matmul(0, 0, N, IC, OC, 1.0f, dout, OC, W, IC, beta, dinp, IC); // dout[N,OC] @ W[OC,IC], last: see layers.h
 }
 
 void linear_backward(float *dinp, float *dW, float *db, const float *dout, const float *inp, const float *W,
                      int N, int IC, int OC) {
-    if (dinp) matmul(0, 0, N, IC, OC, 1.0f, dout, OC, W, IC, 1.0f, dinp, IC); // dout[N,OC] @ W[OC,IC]
-    if (dW) matmul(1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dW, IC);   // dout^T @ inp
-    if (db) colsum_acc(db, dout, N, OC);
+    lin_backward(dinp, 1.0f, dW, db, dout, inp, W, N, IC, OC);
+}
+
+void linear_backward_set(float *dinp, float *dW, float *db, const float *dout, const float *inp, const float *W,
+                         int N, int IC, int OC) {
+    lin_backward(dinp, 0.0f, dW, db, dout, inp, W, N, IC, OC);
 }

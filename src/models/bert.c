@@ -157,12 +157,11 @@ int bert_acts_init(BertActs *a, const BertConfig *c, int Bmax, int Tmax, char *e
         size_t n;
     } bufs[] = {
         {&a->emb_sum, BT * H},   {&a->emb_mean, BT},        {&a->emb_rstd, BT},        {&a->emb_ln, BT * H},
-        {&a->emb_mask, BT * H},  {&a->emb_out, BT * H},     {&a->mask_add, BT},        {&a->q, L * BT * H},
-        {&a->k, L * BT * H},     {&a->v, L * BT * H},       {&a->probs, L * ATT},      {&a->attn_mask, L * ATT},
-        {&a->ctx, L * BT * H},   {&a->ao_mask, L * BT * H}, {&a->res1, L * BT * H},    {&a->ln1_mean, L * BT},
-        {&a->ln1_rstd, L * BT},  {&a->ln1, L * BT * H},     {&a->fc, L * BT * I},      {&a->act, L * BT * I},
-        {&a->proj_mask, L * BT * H}, {&a->res2, L * BT * H}, {&a->ln2_mean, L * BT},   {&a->ln2_rstd, L * BT},
-        {&a->ln2, L * BT * H},   {&a->pool_in, (size_t)Bmax * H}, {&a->pool_pre, (size_t)Bmax * H},
+        {&a->emb_out, BT * H},   {&a->mask_add, BT},        {&a->q, L * BT * H},       {&a->k, L * BT * H},
+        {&a->v, L * BT * H},     {&a->probs, L * ATT},      {&a->ctx, L * BT * H},     {&a->res1, L * BT * H},
+        {&a->ln1_mean, L * BT},  {&a->ln1_rstd, L * BT},    {&a->ln1, L * BT * H},     {&a->fc, L * BT * I},
+        {&a->res2, L * BT * H},  {&a->ln2_mean, L * BT},    {&a->ln2_rstd, L * BT},    {&a->ln2, L * BT * H},
+        {&a->xpack, BT * H},     {&a->pool_in, (size_t)Bmax * H}, {&a->pool_pre, (size_t)Bmax * H},
         {&a->pooled, (size_t)Bmax * H}, {&a->dseq, BT * H}, {&a->demb, BT * H},
         {&a->d_h[0], BT * H},    {&a->d_h[1], BT * H},      {&a->d_h[2], BT * H},      {&a->d_h[3], BT * H},
         {&a->d_h[4], BT * H},    {&a->d_h[5], BT * H},      {&a->d_h[6], BT * H},      {&a->d_i[0], BT * I},
@@ -177,11 +176,17 @@ int bert_acts_init(BertActs *a, const BertConfig *c, int Bmax, int Tmax, char *e
         p += (bufs[i].n + 15) & ~(size_t)15;
     }
     a->seq = a->ln2 + (L - 1) * BT * H;
+    a->seq_off = xcalloc((size_t)Bmax + 1, sizeof(int));
+    a->rows = xcalloc(BT, sizeof(int));
+    a->attn_drop = xcalloc(L ? L : 1, sizeof(DropKey));
+    a->ao_drop = xcalloc(L ? L : 1, sizeof(DropKey));
+    a->proj_drop = xcalloc(L ? L : 1, sizeof(DropKey));
     return 0;
 }
 
 void bert_acts_free(BertActs *a) {
     free(a->block_);
+    free(a->seq_off), free(a->rows), free(a->attn_drop), free(a->ao_drop), free(a->proj_drop);
     memset(a, 0, sizeof(*a));
 }
 

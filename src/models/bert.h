@@ -37,6 +37,7 @@
 
 #include "core/params.h"
 #include "core/rng.h"
+#include "layers/layers.h"
 
 typedef struct {
     int vocab_size;                     // 30522
@@ -115,27 +116,25 @@ typedef struct {
     float *emb_sum;               // [BT,H] word + pos + type (LayerNorm input)
     float *emb_mean, *emb_rstd;   // [BT]
     float *emb_ln;                // [BT,H] LayerNorm output (dropout input)
-    float *emb_mask;              // [BT,H] dropout mask (used only when emb_train)
     float *emb_out;               // [BT,H]
-    int emb_train;                // the last embeddings forward used dropout
-    // transformer stack, per layer (index l * BT * width)
-    float *mask_add;              // [BT] (1 - mask) * -10000 on keys; valid when has_mask
+    DropKey emb_drop;             // dropout of the last embeddings forward (thr 0 = none)
+    // transformer stack, per layer (index l * BT * width). The stack runs on R0 rows: every token,
+    // or with `varlen` only the tokens it must compute (see below), packed.
+    float *mask_add;              // [R0] (1 - mask) * -10000 on keys; valid when has_mask
     int has_mask;
-    float *q, *k, *v;             // [L,BT,H]
+    float *q, *k, *v;             // [L,R0,H]
     float *probs;                 // [L,B,NH,T,T] softmax output (before attention dropout)
-    float *attn_mask;             // [L,B,NH,T,T] attention-probs dropout mask (when stack_train)
-    float *ctx;                   // [L,BT,H] attention context (output dense input)
-    float *ao_mask;               // [L,BT,H] dropout mask after attention.output.dense
-    float *res1;                  // [L,BT,H] x + dropout(dense(ctx)): first LayerNorm input
-    float *ln1_mean, *ln1_rstd;   // [L,BT]
-    float *ln1;                   // [L,BT,H] attention block output
-    float *fc;                    // [L,BT,I] intermediate dense output (GELU input)
-    float *act;                   // [L,BT,I] GELU output
-    float *proj_mask;             // [L,BT,H] dropout mask after output.dense
-    float *res2;                  // [L,BT,H] ln1 + dropout(dense(act)): second LayerNorm input
-    float *ln2_mean, *ln2_rstd;   // [L,BT]
-    float *ln2;                   // [L,BT,H] layer output; layer L-1's is `seq`
+    float *ctx;                   // [L,R0,H] attention context (output dense input)
+    float *res1;                  // [L,R0,H] x + dropout(dense(ctx)): first LayerNorm input
+    float *ln1_mean, *ln1_rstd;   // [L,R0]
+    float *ln1;                   // [L,R0,H] attention block output
+    float *fc;                    // [L,R0,I] intermediate dense output (GELU input; the GELU output is
+                                  // recomputed from it in the backward instead of stored)
+    float *res2;                  // [L,R0,H] ln1 + dropout(dense(act)): second LayerNorm input
+    float *ln2_mean, *ln2_rstd;   // [L,R0]
+    float *ln2;                   // [L,R0,H] layer output; layer L-1's is `seq`
     float *seq;                   // = ln2 + (L-1) * BTmax * H
+    DropKey *attn_drop, *ao_drop, *proj_drop; // [L] dropout keys of the last stack forward
     int stack_train;              // the last stack forward used dropout
     // Pooled-output-only mode (set by the caller after bert_acts_init; MIRD uses it): the pooler
     // reads only the [CLS] row, so the LAST layer computes keys and values for every token but its
@@ -145,17 +144,28 @@ typedef struct {
     // the backward must be zero outside the [CLS] rows (bert_backward with dseq NULL).
     int cls_only;
     int cls_last;                 // the last stack forward ran in cls_only mode
+    // Padding skipped (set by the caller, with cls_only; MIRD's WSA-BERT uses it): with a 0/1 mask,
+    // a masked token (mask 0) other than [CLS] at position 0 is a key every query gives weight
+    // exp(-10000 + ...) = 0 in float, and the pooled output never reads its row: the stack computes
+    // only the other R0 rows, packed (sequence b = rows seq_off[b] .. seq_off[b+1]-1). Same numbers
+    // up to float summation order; the pads' gradients are exactly 0 either way.
+    int varlen;
+    int packed;                   // the last stack forward skipped padding
+    int nrows;                    // R0 of the last stack forward
+    int *seq_off;                 // [Bmax+1]
+    int *rows;                    // [BT] packed row -> token index b * T + t
+    float *xpack;                 // [BT,H] the stack input's packed rows
     // pooler
     float *pool_in;               // [B,H] seq[:, 0] (dense input)
     float *pool_pre;              // [B,H] dense output (tanh input)
     float *pooled;                // [B,H]
-    // backward scratch (contents undefined between calls)
+    // backward scratch (contents undefined between calls; the forward uses some as scratch too)
     float *dseq;                  // [BT,H] gradient w.r.t. seq inside bert_backward
     float *demb;                  // [BT,H] gradient w.r.t. emb_out inside bert_backward
     float *d_h[7];                // [BT,H] each
     float *d_i[2];                // [BT,I] each
     float *d_att;                 // [B,NH,T,T]
-    float *block_;                // the single allocation behind everything above
+    float *block_;                // the single allocation behind the float buffers above
 } BertActs;
 
 // Allocate activations for at most Bmax x Tmax tokens. Fails (-1, err) when Tmax exceeds

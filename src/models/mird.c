@@ -195,6 +195,9 @@ int mird_create(Mird *m, const MirdConfig *cfg, int Bmax, int Tl, int Ta, int Tv
     // Both BERTs are read only through their pooler ([CLS] row): the last layer runs its queries,
     // attention, feed-forward and LayerNorms on the [CLS] rows alone (bert.h, cls_only).
     in->acts_l.cls_only = in->acts_m.cls_only = 1;
+    // WSA-BERT runs with the text mask: its masked tokens are skipped (bert.h, varlen). The text BERT
+    // attends every token (no mask), so it has none to skip.
+    in->acts_m.varlen = 1;
     wsa_acts_init(&in->wacts, &in->wsa, Bmax, Tl, Ta, Tv);
     in->types0 = xcalloc(BTl, sizeof(int32_t));
     in->mask_f = falloc(BTl);
