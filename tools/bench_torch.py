@@ -43,6 +43,7 @@ sys.path.insert(0, HERE)
 SIZES = {
     "small": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 512},
     "paper": {"hidden_size": 768, "num_hidden_layers": 1, "num_attention_heads": 12, "intermediate_size": 3072},
+    "paper12": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072},
 }
 SHAPE = {"Tl": 50, "Ta": 400, "Tv": 55, "d_a": 33, "d_v": 709, "V": 30522}
 

@@ -30,11 +30,13 @@
 
 static void bench_usage(FILE *f) {
     fprintf(f, "usage: mird bench --checkpoint CKPT --batch BATCH.safetensors [--steps N] [--club-mode once|official]\n"
-               "         [--threads T] [--seed S] [--json]\n"
+               "         [--threads T] [--seed S] [--precision fp32|bf16] [--json]\n"
                "  times N training steps (default 5; dropout on, lr 1e-5 / 1e-3, weight decay 0.01, K = 5\n"
                "  estimator steps) after one untimed warm-up step. The last output line is a JSON object\n"
                "  (step_seconds_median, step_seconds_min, peak_rss_bytes, club_mode, stages, ...);\n"
-               "  --json prints only that line. --threads sets the OpenMP threads (default: OpenMP's).\n");
+               "  --json prints only that line. --threads sets the OpenMP threads (default: OpenMP's).\n"
+               "  --precision bf16: matrix products on bfloat16 inputs with float32 accumulation (where the CPU\n"
+               "  has bfloat16 instructions; otherwise a one-line note and float32).\n");
 }
 
 static int parse_int(const char *flag, const char *s, int lo, int hi, int *dst) {
@@ -92,6 +94,7 @@ int cmd_bench(int argc, char **argv) {
     const char *ckpt = NULL, *batch = NULL;
     int steps = 5, threads = 0, json_only = 0, seed = 1;
     MirdClubMode mode = MIRD_CLUB_ONCE;
+    MatmulPrecision prec = MATMUL_FP32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -116,6 +119,11 @@ int cmd_bench(int argc, char **argv) {
                 fprintf(stderr, "mird: bench: --club-mode '%s': expected once or official\n", s);
                 return 2;
             }
+        } else if (!strcmp(a, "--precision") && has) {
+            if (matmul_precision_parse(argv[++i], &prec)) {
+                fprintf(stderr, "mird: bench: --precision '%s': expected fp32 or bf16\n", argv[i]);
+                return 2;
+            }
         } else if (!strcmp(a, "--json")) {
             json_only = 1;
         } else {
@@ -128,6 +136,7 @@ int cmd_bench(int argc, char **argv) {
         return 2;
     }
     if (threads > 0) omp_set_num_threads(threads);
+    prec = cli_set_precision(prec);
     char err[MIRD_ERRLEN];
     LoadedBatch lb;
     Mird m;
@@ -180,6 +189,7 @@ int cmd_bench(int argc, char **argv) {
     json_object_set_new(j, "steps", json_integer(steps));
     json_object_set_new(j, "threads", json_integer(omp_get_max_threads()));
     json_object_set_new(j, "blas", json_string(matmul_backend()));
+    json_object_set_new(j, "precision", json_string(matmul_precision_name(prec)));
     json_object_set_new(j, "batch_rows", json_integer(lb.B));
     json_object_set_new(j, "batch_labeled", json_integer(lb.B_l));
     json_object_set_new(j, "Tl", json_integer(lb.Tl));

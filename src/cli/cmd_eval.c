@@ -12,12 +12,13 @@
 
 static const char USAGE[] =
     "usage: mird eval CKPT DATA [--split valid,test|all|NAME] [--vocab VOCAB.txt] [--max-len N]\n"
-    "                 [--batch-size N] [--threads T] [--out FILE.json]\n"
+    "                 [--batch-size N] [--threads T] [--precision fp32|bf16] [--out FILE.json]\n"
     "  metrics of the checkpoint's model (eval mode) on each split: has0_acc2, has0_f1, non0_acc2,\n"
     "  non0_f1, mae, corr, non0_mae, non0_corr, acc5, acc7 (fractions), mse, n, n_nonzero.\n"
     "  --split: comma-separated names among train, valid, test, or all (default valid,test).\n"
     "  --vocab: default vocab.txt beside DATA, else the one recorded in the checkpoint. --max-len: default\n"
-    "  the checkpoint's training length.\n";
+    "  the checkpoint's training length. --precision bf16: matrix products on bfloat16 inputs with float32\n"
+    "  accumulation (where the CPU has bfloat16 instructions).\n";
 
 int cmd_eval(int argc, char **argv) {
     EvalArgs a;

@@ -11,7 +11,7 @@
 
 static const char USAGE[] =
     "usage: mird predict CKPT DATA [--split test] [--vocab VOCAB.txt] [--max-len N] [--batch-size N]\n"
-    "                    [--threads T] [--out FILE.csv]\n"
+    "                    [--threads T] [--precision fp32|bf16] [--out FILE.csv]\n"
     "       mird predict CKPT --text \"TEXT\" [--audio FRAMES.txt] [--video FRAMES.txt] [--vocab VOCAB.txt]\n"
     "  CSV on stdout (or --out, written atomically): id,score,label. DATA is a dataset pickle (one split,\n"
     "  default test) or an unlabeled pickle (all clips). One clip: the text, and its acoustic / visual\n"

@@ -24,3 +24,8 @@ int cmd_debug_step(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+
+#include "core/matmul.h"
+// Set the matrix-product precision of the process (--precision); asking for bf16 where the CPU or
+// build has no bfloat16 products prints one line saying so and runs fp32. Returns the one in effect.
+MatmulPrecision cli_set_precision(MatmulPrecision want);

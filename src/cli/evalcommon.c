@@ -1,6 +1,8 @@
 // evalcommon.c: see evalcommon.h.
 #include "cli/evalcommon.h"
 
+#include "cli/commands.h"
+
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +40,12 @@ int eval_parse(EvalArgs *a, int argc, char **argv, int allow_clip, const char *u
         if (!strcmp(f, "--split")) a->split = v;
         else if (!strcmp(f, "--vocab")) a->vocab = v;
         else if (!strcmp(f, "--out")) a->out = v;
-        else if (allow_clip && !strcmp(f, "--text")) a->text = v;
+        else if (!strcmp(f, "--precision")) {
+            if (matmul_precision_parse(v, &a->precision)) {
+                fprintf(stderr, "mird: %s: --precision '%s': expected fp32 or bf16\n", argv[0], v);
+                return -1;
+            }
+        } else if (allow_clip && !strcmp(f, "--text")) a->text = v;
         else if (allow_clip && !strcmp(f, "--audio")) a->audio = v;
         else if (allow_clip && !strcmp(f, "--video")) a->video = v;
         else if (!strcmp(f, "--max-len") || !strcmp(f, "--batch-size") || !strcmp(f, "--threads")) {
@@ -69,6 +76,7 @@ int eval_parse(EvalArgs *a, int argc, char **argv, int allow_clip, const char *u
         return -1;
     }
     if (a->threads > 0) omp_set_num_threads(a->threads);
+    a->precision = cli_set_precision(a->precision);
     return 0;
 }
 

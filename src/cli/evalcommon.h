@@ -1,11 +1,13 @@
 // evalcommon.h: what `mird eval` and `mird predict` share: their flags and predictions of a split.
 #pragma once
+#include "core/matmul.h"
 #include "train/model_glue.h"
 #include "train/traindata.h"
 
 typedef struct {
     const char *ckpt, *data, *split, *vocab, *out, *text, *audio, *video;
     int max_len, batch_size, threads;
+    MatmulPrecision precision; // --precision (set for the process by eval_parse)
 } EvalArgs;
 
 // Parses `CKPT [DATA] [flags]`; single-clip flags (--text, --audio, --video) only when allow_clip.

@@ -29,6 +29,14 @@ static void usage(FILE *f) {
         fprintf(f, "  %-12s %s\n", COMMANDS[i].name, COMMANDS[i].help);
 }
 
+MatmulPrecision cli_set_precision(MatmulPrecision want) {
+    MatmulPrecision got = matmul_set_precision(want);
+    if (got != want)
+        fprintf(stderr, "mird: --precision bf16: this CPU (or a BLAS=openblas build) has no bfloat16 matrix products; "
+                        "running fp32\n");
+    return got;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);

@@ -53,6 +53,9 @@ static const Opt OPTS[] = {
     {"ablation", T_CHOICE, F(ablation), "full|no-rec|no-mi|fixed-weight|wsa-only", "training objective (full)", 0},
     {"max-len", T_INT, F(max_len), NULL, "word pieces per text (50)", 0},
     {"threads", T_INT, F(threads), NULL, "OpenMP threads (default: all cores)", 0},
+    {"precision", T_CHOICE, F(precision), "fp32|bf16",
+     "matrix products: fp32 (default) or bf16 (bfloat16 inputs, float32 accumulation, master weights and "
+     "optimiser states; where the CPU has bfloat16 instructions)", 0},
     {"resume", T_BOOL, F(resume), NULL, "continue each seed from its last checkpoint", 0},
     {"dump-latents", T_BOOL, F(dump_latents), NULL, "write the test clips' latents zS, zL, zA, zV (best model)", 0},
     {"reference", T_STR, F(reference), NULL,
@@ -76,6 +79,7 @@ void runconfig_defaults(RunConfig *c) {
     strcpy(c->schedule, "warmup-linear");
     strcpy(c->select, "valid");
     strcpy(c->ablation, "full");
+    strcpy(c->precision, "fp32");
 }
 
 static const Opt *find_opt(const char *name) {

@@ -21,6 +21,7 @@ typedef struct {
     char schedule[16];   // warmup-linear | constant | paper
     char select[8];      // valid | test
     char ablation[16];   // full | no-rec | no-mi | fixed-weight | wsa-only
+    char precision[8];   // fp32 | bf16 (core/matmul.h)
     int early_stop;      // epochs without improvement before stopping; 0 = never
     int threads;         // 0 = OpenMP's default
     int resume, dump_latents, quiet;

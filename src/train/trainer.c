@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/common.h"
+#include "core/matmul.h"
 #include "core/rng.h"
 #include "data/batch.h"
 #include "io/checkpoint.h"
@@ -461,6 +462,9 @@ static int train_seed(Run *R, int seed, char *err) {
 int train_run(const RunConfig *c, char *err) {
     if (runconfig_validate(c, err)) return TRAIN_USAGE;
     if (c->threads > 0) omp_set_num_threads(c->threads);
+    MatmulPrecision want = strcmp(c->precision, "bf16") ? MATMUL_FP32 : MATMUL_BF16;
+    if (matmul_set_precision(want) != want && !c->quiet)
+        fprintf(stderr, "mird: precision bf16: this CPU (or build) has no bfloat16 matrix products; running fp32\n");
     Run R;
     memset(&R, 0, sizeof R);
     R.c = c;
