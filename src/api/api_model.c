@@ -82,6 +82,7 @@ int mird_model_open(mird_model **out, const char *ckpt, const char *vocab, mird_
     strcpy(h->path, ckpt);
     // as `mird predict`: the training data's text length (else 50) and frame counts
     h->max_len = have ? sh[0] : 50;
+    if (h->max_len > h->cfg.bert.max_position_embeddings) h->max_len = h->cfg.bert.max_position_embeddings;
     h->frames_a = have ? sh[1] : 0, h->frames_v = have ? sh[2] : 0;
     h->batch_size = 64;
     char vpath[4200];
