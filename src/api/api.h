@@ -2,7 +2,7 @@
 // per-call environment (OpenMP thread count, flush-to-zero) set on entry and restored on return.
 #pragma once
 #include "core/common.h"
-#include "mird.h"
+#include "../../include/mird.h" // the public header (relative: every build of src/ finds it)
 
 _Static_assert(MIRD_MESSAGE_LEN == MIRD_ERRLEN, "mird_error.message holds one internal error message");
 
