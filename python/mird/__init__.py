@@ -107,9 +107,12 @@ class Model:
         self.close()
 
     def __del__(self):
-        if getattr(self, "_h", None):
-            _lib.mird_model_close(self._h)
-            self._h = None
+        try:
+            if self._h:
+                _lib.mird_model_close(self._h)
+                self._h = None
+        except Exception:  # a half-built object, or the interpreter shutting down
+            pass
 
     def __repr__(self):
         return "mird.Model(%r)" % self.path

@@ -159,10 +159,11 @@ static void warn_changed(const char *path, const char *saved, const char *now, c
         size_t l = strlen(diff);
         snprintf(diff + l, sizeof diff - l, "%s%s", l ? ", " : "", key);
     }
-    char msg[800];
-    snprintf(msg, sizeof msg, "%.300s was trained with other values of: %s (the new ones apply from here on)", path, diff);
-    if (diff[0] && h && h->on_warning) h->on_warning(h->user, msg);
-    else if (diff[0]) fprintf(stderr, "mird: warning: %s\n", msg);
+    if (diff[0] && h && h->on_warning) {
+        char msg[800];
+        snprintf(msg, sizeof msg, "%.300s was trained with other values of: %s (the new ones apply from here on)", path, diff);
+        h->on_warning(h->user, msg);
+    } else if (diff[0]) fprintf(stderr, "mird: warning: %s was trained with other values of: %s (the new ones apply from here on)\n", path, diff);
     json_decref(a), json_decref(b);
 }
 
