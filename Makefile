@@ -84,3 +84,22 @@ $(B)/gemm_probe: $(B)/obj/tools/gemm_probe.o $(B)/libmird.a
 
 # libFuzzer targets: make fuzz, make fuzz-smoke SECONDS=N (fuzz/README.md)
 include fuzz/fuzz.mk
+
+# ---- the C API (include/mird.h) as build/libmird.so, for python/mird and examples/
+# The shared library has its own tree of position-independent objects (build/pic), so the program's
+# objects and their speed stay as they are; -fno-semantic-interposition keeps calls between the
+# library's functions direct and inlinable. The version script exports only include/mird.h.
+CFLAGS += -Iinclude
+P := build/pic
+all: $(B)/libmird.so $(B)/examples/predict
+tests: $(B)/libmird.so $(B)/examples/predict
+$(P)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -fno-semantic-interposition -c $< -o $@
+$(B)/libmird.so: $(patsubst %.c,$(P)/obj/%.o,$(LIB_SRC)) src/api/libmird.map
+	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/api/libmird.map -Wl,-soname,libmird.so -Wl,--no-undefined \
+	    $(filter %.o,$^) -o $@ $(LDLIBS)
+# the example sees nothing but the public header and the shared library
+$(B)/examples/%: examples/%.c include/mird.h $(B)/libmird.so
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -pedantic -O2 -Wall -Wextra -Werror -Iinclude $< -o $@ -L$(B) -lmird -Wl,-rpath,'$$ORIGIN/..'

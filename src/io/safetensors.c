@@ -27,7 +27,7 @@ static int host_little_endian(void) {
 
 // ---------------------------------------------------------------- reader
 
-static StFile *g_sort_file; // qsort context (single-threaded use only during open)
+static __thread StFile *g_sort_file; // qsort context during st_open (per thread: files open concurrently)
 
 static int cmp_by_name(const void *a, const void *b) {
     return strcmp(g_sort_file->t[*(const int *)a].name, g_sort_file->t[*(const int *)b].name);

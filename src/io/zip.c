@@ -1,6 +1,7 @@
 // zip.c: see zip.h (why hand-written, what is validated).
 #include "io/zip.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,7 @@ static int in_range(uint64_t off, uint64_t len, uint64_t lim) { return off <= li
 
 // Slicing-by-8 CRC-32, tables built on first use.
 static uint32_t crc_tab[8][256];
-static int crc_ready;
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT; // threads may read archives concurrently
 
 static void crc_init(void) {
     for (uint32_t i = 0; i < 256; i++) {
@@ -31,11 +32,10 @@ static void crc_init(void) {
     }
     for (int t = 1; t < 8; t++)
         for (int i = 0; i < 256; i++) crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
-    crc_ready = 1;
 }
 
 uint32_t zip_crc32(uint32_t crc, const uint8_t *p, size_t n) {
-    if (!crc_ready) crc_init();
+    pthread_once(&crc_once, crc_init);
     uint32_t c = ~crc;
     while (n >= 8) {
         uint32_t a = c ^ rd32(p), b = rd32(p + 4);

@@ -222,6 +222,17 @@ int model_from_checkpoint(Model *m, const char *path, int Bmax, int Tl, int Ta, 
     return 0;
 }
 
+int model_create_like(Model *dst, const Model *src, int Bmax, int Tl, int Ta, int Tv, char *err) {
+    memset(dst, 0, sizeof *dst);
+    if (mird_create(&dst->mird, &src->mird.cfg, Bmax, Tl, Ta, Tv, err)) return -1;
+    dst->created = 1;
+    dst->opts = src->opts;
+    dst->mird.club_std = src->mird.club_std;
+    memcpy(dst->mird.params.data, src->mird.params.data, sizeof(float) * src->mird.params.total);
+    memcpy(dst->mird.est.data, src->mird.est.data, sizeof(float) * src->mird.est.total);
+    return 0;
+}
+
 int ckpt_data_shape(const char *path, int shape[5], char *err) {
     StFile f;
     if (st_open(&f, path, err)) return -1;

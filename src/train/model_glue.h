@@ -68,6 +68,9 @@ void model_free(Model *m);
 // Create a model from a checkpoint for evaluation (its stored configuration), sized for Bmax rows
 // and the given lengths, parameters loaded.
 int model_from_checkpoint(Model *m, const char *path, int Bmax, int Tl, int Ta, int Tv, char *err);
+// A model of src's configuration and parameters (model and estimators), sized for other batches:
+// Bmax rows of lengths Tl, Ta, Tv (the C API resizes with it, without rereading the checkpoint).
+int model_create_like(Model *dst, const Model *src, int Bmax, int Tl, int Ta, int Tv, char *err);
 // The data shape a training checkpoint was trained with (metadata "mird.data_shape"):
 // shape = {Tl, Ta, Tv, d_a, d_v}. Returns 1 when present, 0 when absent, -1 on a read error.
 int ckpt_data_shape(const char *path, int shape[5], char *err);

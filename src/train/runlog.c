@@ -8,8 +8,10 @@
 
 #include "core/common.h"
 
+char *runlog_format(json_t *obj) { return json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(9)); }
+
 int runlog_append(const char *path, json_t *obj, char *err) {
-    char *s = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(9));
+    char *s = runlog_format(obj);
     if (!s) return errf(err, "%s: cannot encode a log line", path);
     FILE *f = fopen(path, "ab");
     if (!f) {

@@ -4,7 +4,10 @@
 #pragma once
 #include <jansson.h>
 
-// Append one compact JSON object and a newline; fflush + fsync. Returns 0 / -1 with err.
+// One log line as written (compact JSON, 9 significant digits, no newline); free() it. NULL when
+// jansson cannot encode obj.
+char *runlog_format(json_t *obj);
+// Append one compact JSON object (runlog_format) and a newline; fflush + fsync. Returns 0 / -1 with err.
 int runlog_append(const char *path, json_t *obj, char *err);
 // Keep only the parsable lines whose "epoch" is <= max_epoch (all of them if max_epoch < 0 means:
 // keep none). A missing file is fine. Rewritten atomically.

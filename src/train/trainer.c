@@ -145,7 +145,7 @@ static int save_state(const char *path, Model *m, const RunState *st, const char
 
 // Settings that change what a run computes: resuming with other values would not continue the same
 // run, so a difference is reported (the new values apply from the resumed step on).
-static void warn_changed(const char *path, const char *saved, const char *now) {
+static void warn_changed(const char *path, const char *saved, const char *now, const TrainHooks *h) {
     static const char *const ignore[] = {"resume", "quiet", "threads", "config", "dump_latents", "reference",
                                          "checkpoint_steps", "eval_batch_size", "out", "seeds", "vocab", NULL};
     json_error_t je;
@@ -160,14 +160,18 @@ static void warn_changed(const char *path, const char *saved, const char *now) {
         size_t l = strlen(diff);
         snprintf(diff + l, sizeof diff - l, "%s%s", l ? ", " : "", key);
     }
-    if (diff[0]) fprintf(stderr, "mird: warning: %s was trained with other values of: %s (the new ones apply from here on)\n", path, diff);
+    if (diff[0] && h && h->on_warning) {
+        char msg[800];
+        snprintf(msg, sizeof msg, "%.300s was trained with other values of: %s (the new ones apply from here on)", path, diff);
+        h->on_warning(h->user, msg);
+    } else if (diff[0]) fprintf(stderr, "mird: warning: %s was trained with other values of: %s (the new ones apply from here on)\n", path, diff);
     json_decref(a), json_decref(b);
 }
 
-static int load_state(const char *path, Model *m, RunState *st, const char *run_json, char *err) {
+static int load_state(const char *path, Model *m, RunState *st, const char *run_json, const TrainHooks *h, char *err) {
     StFile f;
     if (st_open(&f, path, err)) return -1;
-    warn_changed(path, st_meta(&f, "mird.run_config"), run_json);
+    warn_changed(path, st_meta(&f, "mird.run_config"), run_json, h);
     int rc = model_load_state(m, &f, err);
     if (!rc) {
         const char *s = st_meta(&f, "mird.train_state");
@@ -211,6 +215,7 @@ typedef struct {
     char *run_json;   // resolved run config (compact)
     char *shape_json; // {"Tl":..,"Ta":..,"Tv":..}
     json_t *model_cfg;
+    const TrainHooks *hooks; // may be NULL
 } Run;
 
 static int file_exists(const char *p) { return access(p, F_OK) == 0; }
@@ -242,7 +247,7 @@ static int train_seed(Run *R, int seed, char *err) {
     st.best_loss = INFINITY;
     int rc = TRAIN_OK;
     if (c->resume && file_exists(p_last)) {
-        if (load_state(p_last, &m, &st, R->run_json, err)) {
+        if (load_state(p_last, &m, &st, R->run_json, R->hooks, err)) {
             model_free(&m);
             return TRAIN_FAIL;
         }
@@ -378,6 +383,10 @@ static int train_seed(Run *R, int seed, char *err) {
         // the log line goes after the checkpoint: a crash in between re-runs the epoch, and the
         // resumed run truncates the log to the checkpoint's epoch
         if (rc == TRAIN_OK && runlog_append(p_log, line, err)) rc = TRAIN_FAIL;
+        if (rc == TRAIN_OK && R->hooks && R->hooks->on_epoch && R->hooks->on_epoch(R->hooks->user, seed, line)) {
+            errf(err, "seed %d: stopped by the epoch callback after epoch %d (resume continues from there)", seed, st.epoch);
+            rc = TRAIN_CANCELLED;
+        }
         json_decref(line);
         if (st.finished && st.epoch < c->epochs && !c->quiet)
             progress_line(&pg, "seed %d: early stop after epoch %d (%d epochs without improvement)", seed, st.epoch,
@@ -459,7 +468,9 @@ static int train_seed(Run *R, int seed, char *err) {
 }
 
 // ---------------------------------------------------------------- all seeds
-int train_run(const RunConfig *c, char *err) {
+int train_run(const RunConfig *c, char *err) { return train_run_hooked(c, NULL, err); }
+
+int train_run_hooked(const RunConfig *c, const TrainHooks *hooks, char *err) {
     if (runconfig_validate(c, err)) return TRAIN_USAGE;
     if (c->threads > 0) omp_set_num_threads(c->threads);
     MatmulPrecision want = strcmp(c->precision, "bf16") ? MATMUL_FP32 : MATMUL_BF16;
@@ -468,6 +479,7 @@ int train_run(const RunConfig *c, char *err) {
     Run R;
     memset(&R, 0, sizeof R);
     R.c = c;
+    R.hooks = hooks;
     // the model configuration: --model, else the one in --init, else the paper's defaults
     json_t *mc = NULL;
     if (model_config_resolve(c, &mc, err)) return TRAIN_FAIL;

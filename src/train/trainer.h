@@ -18,8 +18,20 @@
 #include "train/runconfig.h"
 
 // Exit-status-like results of train_run.
-enum { TRAIN_OK = 0, TRAIN_FAIL = 1, TRAIN_USAGE = 2, TRAIN_STOPPED = 75 };
+enum { TRAIN_OK = 0, TRAIN_FAIL = 1, TRAIN_USAGE = 2, TRAIN_CANCELLED = 3, TRAIN_STOPPED = 75 };
 
 // Trains every seed of c; returns TRAIN_OK, TRAIN_FAIL (err set), TRAIN_USAGE (err set) or
 // TRAIN_STOPPED (c->stop_after_steps reached: a simulated crash, for tests).
 int train_run(const RunConfig *c, char *err);
+
+// Observers of a run (the C API's callbacks; the CLI has none). on_epoch: each epoch's log line,
+// right after it is appended to log.jsonl; a nonzero return ends the run there with TRAIN_CANCELLED
+// (err set; that epoch's checkpoints are written, so --resume continues). on_warning: the warnings
+// that otherwise go to stderr. Either may be NULL.
+typedef struct {
+    int (*on_epoch)(void *user, int seed, json_t *line);
+    void (*on_warning)(void *user, const char *message);
+    void *user;
+} TrainHooks;
+// train_run with hooks (may be NULL); it may also return TRAIN_CANCELLED.
+int train_run_hooked(const RunConfig *c, const TrainHooks *hooks, char *err);
