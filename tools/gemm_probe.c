@@ -1,102 +1,68 @@
 // gemm_probe.c: matrix-multiply throughput on the shapes a MIRD training step runs (BERT-base
-// layers over 144 rows x 50 tokens, their backward transposes, the decoder's vocabulary projection),
-// for mird's matmul() beside the raw oneDNN dnnl_sgemm and OpenBLAS cblas_sgemm, in ONE process so
-// the ratios are comparable on a shared, noisy machine. This is how the BLAS backend was chosen.
-//   make gemm-probe && build/gemm_probe [--threads T] [--reps R]
+// layers over 144 rows x 50 tokens, their backward transposes, the decoder's vocabulary projection:
+// core/gemm_probe.h), for mird's matmul() beside the raw oneDNN dnnl_sgemm and OpenBLAS cblas_sgemm,
+// in ONE process so the ratios are comparable on a shared, noisy machine. This is how the BLAS
+// backend was chosen; `mird bench` runs the dnnl_sgemm column in the same run as its steps.
+//   make gemm-probe && build/gemm_probe [--threads T] [--reps R] [--rows R] [--precision fp32|bf16]
 #include <cblas.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "core/common.h"
+#include "core/gemm_probe.h"
 #include "core/matmul.h"
-#include "core/rng.h"
 
 void openblas_set_num_threads(int);
 
-typedef struct {
-    const char *what;
-    int ta, tb, M, N, K;
-} Shape;
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
+static void dnnl_fn(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                    int ldb, float beta, float *C, int ldc) {
+    dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-enum { IMPL_MIRD, IMPL_DNNL, IMPL_OPENBLAS, NIMPL };
-static const char *IMPL_NAME[NIMPL] = {"mird", "dnnl_sgemm", "openblas"};
-
-static void run(int impl, const Shape *s, const float *A, const float *B, float *C) {
-    int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
-    if (impl == IMPL_MIRD)
-        matmul(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N);
-    else if (impl == IMPL_DNNL)
-        dnnl_sgemm(s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N);
-    else
-        cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, s->M,
-                    s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N);
+static void openblas_fn(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                        int ldb, float beta, float *C, int ldc) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
+                B, ldb, beta, C, ldc);
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, reps = 5;
+    int threads = 2, reps = 5, rows = GEMM_PROBE_ROWS;
+    MatmulPrecision prec = MATMUL_FP32;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--rows") && i + 1 < argc) rows = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc && !matmul_precision_parse(argv[i + 1], &prec)) i++;
         else {
-            fprintf(stderr, "usage: gemm_probe [--threads T] [--reps R]\n");
+            fprintf(stderr, "usage: gemm_probe [--threads T] [--reps R] [--rows R] [--precision fp32|bf16]\n");
             return 2;
         }
     }
+    if (threads < 1 || reps < 1 || rows < 1) {
+        fprintf(stderr, "gemm_probe: --threads, --reps and --rows must be positive\n");
+        return 2;
+    }
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
-    const int R = 144 * 50; // rows of a paper batch: (48 labeled + 96 unlabeled) x Tl 50
-    const Shape shapes[] = {
-        {"qkv/out fwd   [R,768]x[768,768]^T", 0, 1, R, 768, 768},
-        {"ffn-up fwd    [R,768]x[3072,768]^T", 0, 1, R, 3072, 768},
-        {"ffn-down fwd  [R,3072]x[768,3072]^T", 0, 1, R, 768, 3072},
-        {"ffn-up dinp   [R,3072]x[3072,768]", 0, 0, R, 768, 3072},
-        {"ffn-up dW     [R,3072]^Tx[R,768]", 1, 0, 3072, 768, R},
-        {"vocab fwd     [R,128]x[30522,128]^T", 0, 1, R, 30522, 128},
-    };
-    const int ns = sizeof(shapes) / sizeof(shapes[0]);
-    Rng rng;
-    rng_seed(&rng, 7, 0);
-    printf("gemm probe: %d threads, best of %d, GFLOP/s (higher is better)\n", threads, reps);
-    printf("%-40s %10s %10s %10s %12s\n", "shape", IMPL_NAME[0], IMPL_NAME[1], IMPL_NAME[2], "mird/dnnl");
-    double tot[NIMPL] = {0}, flops_all = 0;
-    for (int si = 0; si < ns; si++) {
-        const Shape *s = &shapes[si];
-        size_t na = (size_t)s->M * s->K, nb = (size_t)s->K * s->N, nc = (size_t)s->M * s->N;
-        float *A = falloc(na), *B = falloc(nb), *C = falloc(nc);
-        for (size_t i = 0; i < na; i++) A[i] = rng_uniform(&rng) - 0.5f;
-        for (size_t i = 0; i < nb; i++) B[i] = rng_uniform(&rng) - 0.5f;
-        double flops = 2.0 * s->M * s->N * s->K, gf[NIMPL];
-        for (int impl = 0; impl < NIMPL; impl++) {
-            run(impl, s, A, B, C); // warm-up
-            double best = 1e30;
-            for (int r = 0; r < reps; r++) {
-                double t0 = now();
-                run(impl, s, A, B, C);
-                double t = now() - t0;
-                if (t < best) best = t;
-            }
-            gf[impl] = flops / best * 1e-9;
-            tot[impl] += best;
-        }
-        flops_all += flops;
-        printf("%-40s %10.1f %10.1f %10.1f %11.2fx\n", s->what, gf[0], gf[1], gf[2], gf[0] / gf[1]);
-        free(A), free(B), free(C);
-    }
-    printf("%-40s %10.1f %10.1f %10.1f %11.2fx\n", "all shapes (total time)", flops_all / tot[0] * 1e-9,
-           flops_all / tot[1] * 1e-9, flops_all / tot[2] * 1e-9, tot[1] / tot[0]);
-    printf("{\"threads\": %d, \"backend\": \"%s\", \"gflops_mird\": %.1f, \"gflops_dnnl\": %.1f, "
-           "\"gflops_openblas\": %.1f, \"mird_over_dnnl\": %.3f}\n",
-           threads, matmul_backend(), flops_all / tot[0] * 1e-9, flops_all / tot[1] * 1e-9,
-           flops_all / tot[2] * 1e-9, tot[1] / tot[0]);
+    prec = matmul_set_precision(prec);
+    enum { NIMPL = 3 };
+    const char *name[NIMPL] = {"mird", "dnnl_sgemm", "openblas"};
+    GemmFn fn[NIMPL] = {matmul, dnnl_fn, openblas_fn};
+    double per[NIMPL][GEMM_PROBE_NSHAPES], all[NIMPL];
+    for (int k = 0; k < NIMPL; k++) all[k] = gemm_probe_run(fn[k], rows, reps, per[k]);
+    GemmShape shapes[GEMM_PROBE_NSHAPES];
+    gemm_probe_shapes(shapes, rows);
+    printf("gemm probe: %d threads, %d rows, best of %d, mird's matmul in %s, GFLOP/s (higher is better)\n", threads,
+           rows, reps, matmul_precision_name(prec));
+    printf("%-40s %10s %10s %10s %12s\n", "shape", name[0], name[1], name[2], "mird/dnnl");
+    for (int s = 0; s < GEMM_PROBE_NSHAPES; s++)
+        printf("%-40s %10.1f %10.1f %10.1f %11.2fx\n", shapes[s].what, per[0][s], per[1][s], per[2][s],
+               per[0][s] / per[1][s]);
+    printf("%-40s %10.1f %10.1f %10.1f %11.2fx\n", "all shapes (total time)", all[0], all[1], all[2], all[0] / all[1]);
+    printf("{\"threads\": %d, \"rows\": %d, \"backend\": \"%s\", \"precision\": \"%s\", \"gflops_mird\": %.1f, "
+           "\"gflops_dnnl\": %.1f, \"gflops_openblas\": %.1f, \"mird_over_dnnl\": %.3f}\n",
+           threads, rows, matmul_backend(), matmul_precision_name(prec), all[0], all[1], all[2], all[0] / all[1]);
     return 0;
 }

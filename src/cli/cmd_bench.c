@@ -1,5 +1,6 @@
 // cmd_bench.c: `mird bench --checkpoint CKPT --batch BATCH.safetensors [--steps N]
-//   [--club-mode once|official] [--threads T] [--seed S] [--json]`
+//   [--club-mode once|official] [--threads T] [--seed S] [--precision fp32|bf16] [--probe-reps R]
+//   [--epoch-clips N] [--epochs E] [--json]`
 // INTERFACES.md section 4: N timed training steps (dropout on, constant learning rates, K = 5
 // estimator steps) after one untimed warm-up step on the same batch. Prints a per-stage table
 // (wall seconds per step and achieved GEMM GFLOP/s, from the stage timers of core/timer.h that the
@@ -9,6 +10,12 @@
 //   steps alone: the kernel's high-water mark is reset after loading, where /proc allows it),
 //   club_mode, threads, steps, batch sizes, gflop_per_step (GEMM FLOPs), and "stages": for each
 //   stage its seconds per step (median-free mean over the N steps), GFLOP per step and GFLOP/s.
+// The yardstick (issue: the step near the GEMM limit): the backend's dnnl_sgemm on BERT-base shapes
+// (core/gemm_probe.h), timed in the same run after the steps, twice (the better of the two), and
+// the step's GEMM work as the padded computation counts it (one extra untimed step with WSA-BERT's
+// padding not skipped): gemm_fraction = reference GFLOP per step / median step / probe rate. Also
+// the projected time of a CMU-MOSI epoch (--epoch-clips labeled clips in batches of the batch's
+// labeled rows) and of --epochs epochs, training steps only.
 // The model's weights change during the run (each step updates them); the batch is reused.
 #include <errno.h>
 #include <math.h>
@@ -23,6 +30,7 @@
 #include "cli/batchfile.h"
 #include "cli/commands.h"
 #include "core/common.h"
+#include "core/gemm_probe.h"
 #include "core/matmul.h"
 #include "core/timer.h"
 #include "io/safetensors.h"
@@ -36,7 +44,10 @@ static void bench_usage(FILE *f) {
                "  (step_seconds_median, step_seconds_min, peak_rss_bytes, club_mode, stages, ...);\n"
                "  --json prints only that line. --threads sets the OpenMP threads (default: OpenMP's).\n"
                "  --precision bf16: matrix products on bfloat16 inputs with float32 accumulation (where the CPU\n"
-               "  has bfloat16 instructions; otherwise a one-line note and float32).\n");
+               "  has bfloat16 instructions; otherwise a one-line note and float32).\n"
+               "  The step is also rated against dnnl_sgemm on BERT-base shapes timed in the same run\n"
+               "  (--probe-reps R, default 3; 0 = no probe) and projected to a CMU-MOSI epoch of\n"
+               "  --epoch-clips N labeled clips (1284) and to --epochs E epochs (100).\n");
 }
 
 static int parse_int(const char *flag, const char *s, int lo, int hi, int *dst) {
@@ -92,7 +103,7 @@ static int cmp_double(const void *a, const void *b) {
 
 int cmd_bench(int argc, char **argv) {
     const char *ckpt = NULL, *batch = NULL;
-    int steps = 5, threads = 0, json_only = 0, seed = 1;
+    int steps = 5, threads = 0, json_only = 0, seed = 1, probe_reps = 3, epoch_clips = 1284, epochs = 100;
     MirdClubMode mode = MIRD_CLUB_ONCE;
     MatmulPrecision prec = MATMUL_FP32;
     for (int i = 1; i < argc; i++) {
@@ -111,6 +122,12 @@ int cmd_bench(int argc, char **argv) {
             if (parse_int(a, argv[++i], 1, 4096, &threads)) return 2;
         } else if (!strcmp(a, "--seed") && has) {
             if (parse_int(a, argv[++i], 0, 2147483647, &seed)) return 2;
+        } else if (!strcmp(a, "--probe-reps") && has) {
+            if (parse_int(a, argv[++i], 0, 1000, &probe_reps)) return 2;
+        } else if (!strcmp(a, "--epoch-clips") && has) {
+            if (parse_int(a, argv[++i], 1, 100000000, &epoch_clips)) return 2;
+        } else if (!strcmp(a, "--epochs") && has) {
+            if (parse_int(a, argv[++i], 1, 1000000, &epochs)) return 2;
         } else if (!strcmp(a, "--club-mode") && has) {
             const char *s = argv[++i];
             if (!strcmp(s, "once")) mode = MIRD_CLUB_ONCE;
@@ -175,6 +192,26 @@ int cmd_bench(int argc, char **argv) {
     }
     timer_enable(0);
     long long step_hwm = hwm_ok ? hwm_bytes() : -1, peak = maxrss_bytes();
+    double step_flops = timer_flops("step") / steps;
+    // the yardstick, after the memory readings (its buffers are not the model's)
+    double probe1 = probe_reps ? gemm_probe_run(matmul_reference, GEMM_PROBE_ROWS, probe_reps, NULL) : 0;
+    // the reference GEMM work: one more step (untimed) with nothing skipped, counted alone
+    TimerStat saved[TIMER_MAX_STAGES];
+    int nsaved = timer_count();
+    for (int i = 0; i < nsaved; i++) saved[i] = *timer_get(i);
+    timer_reset();
+    timer_enable(1);
+    mird_set_skip_padding(&m, 0);
+    {
+        TIMER_BEGIN(tref);
+        mird_train_step(&m, &b, &o, &rng);
+        TIMER_END(tref, "reference");
+    }
+    mird_set_skip_padding(&m, 1);
+    timer_enable(0);
+    double ref_flops = timer_flops("reference");
+    double probe2 = probe_reps ? gemm_probe_run(matmul_reference, GEMM_PROBE_ROWS, probe_reps, NULL) : 0;
+    double probe = probe1 > probe2 ? probe1 : probe2;
     double *sorted = xmalloc((size_t)steps * sizeof(double));
     memcpy(sorted, ts, (size_t)steps * sizeof(double));
     qsort(sorted, (size_t)steps, sizeof(double), cmp_double);
@@ -208,8 +245,22 @@ int cmd_bench(int argc, char **argv) {
     json_object_set_new(j, "step_peak_rss_bytes", json_integer(step_hwm));
     json_object_set_new(j, "parameters", json_integer((json_int_t)m.params.total));
     json_object_set_new(j, "last_loss", finite ? json_real(m.loss.total) : json_null());
-    double step_flops = timer_flops("step") / steps;
     json_object_set_new(j, "gflop_per_step", json_real(step_flops * 1e-9));
+    json_object_set_new(j, "gflop_per_step_reference", json_real(ref_flops * 1e-9));
+    json_object_set_new(j, "gflops_achieved", json_real(ref_flops * 1e-9 / med));
+    json_object_set_new(j, "gflops_executed", json_real(step_flops * 1e-9 / med));
+    if (probe > 0) {
+        json_object_set_new(j, "gemm_probe_gflops", json_real(probe));
+        json_object_set_new(j, "gemm_fraction", json_real(ref_flops * 1e-9 / med / probe));
+        json_object_set_new(j, "gemm_fraction_executed", json_real(step_flops * 1e-9 / med / probe));
+    }
+    int bl = lb.B_l > 0 ? lb.B_l : lb.B;
+    long epoch_steps = (epoch_clips + bl - 1) / bl;
+    json_object_set_new(j, "epoch_clips", json_integer(epoch_clips));
+    json_object_set_new(j, "epoch_steps", json_integer(epoch_steps));
+    json_object_set_new(j, "epoch_seconds_projected", json_real(epoch_steps * med));
+    json_object_set_new(j, "epochs", json_integer(epochs));
+    json_object_set_new(j, "run_hours_projected", json_real(epoch_steps * med * epochs / 3600.0));
     json_t *st = json_object();
     if (!json_only) {
         printf("mird bench: %d steps, club mode %s, %d threads, batch %d rows (%d labeled), Tl %d Ta %d Tv %d, "
@@ -218,9 +269,11 @@ int cmd_bench(int argc, char **argv) {
                lb.Ta, lb.Tv, cfg.bert.hidden_size, cfg.bert.num_hidden_layers, cfg.bert.vocab_size);
         printf("%-24s %12s %8s %12s %10s\n", "stage", "s/step", "share", "GFLOP/step", "GFLOP/s");
     }
-    double tstep_mean = timer_seconds("step") / steps;
-    for (int i = 0; i < timer_count(); i++) {
-        const TimerStat *s = timer_get(i);
+    double tstep_mean = 0;
+    for (int i = 0; i < nsaved; i++)
+        if (!strcmp(saved[i].name, "step")) tstep_mean = saved[i].seconds / steps;
+    for (int i = 0; i < nsaved; i++) {
+        const TimerStat *s = &saved[i];
         double sec = s->seconds / steps, gf = s->flops / steps * 1e-9;
         json_t *e = json_object();
         json_object_set_new(e, "seconds", json_real(sec));
@@ -233,9 +286,18 @@ int cmd_bench(int argc, char **argv) {
                    gf, sec > 0 ? gf / sec : 0);
     }
     json_object_set_new(j, "stages", st);
-    if (!json_only)
-        printf("step seconds: median %.4f, min %.4f; peak RSS %.1f MiB (steps alone %.1f MiB)\n", med, mn,
-               peak / 1048576.0, step_hwm / 1048576.0);
+    if (!json_only) {
+        printf("step seconds: median %.4f, min %.4f (CPU %.4f); peak RSS %.1f MiB (steps alone %.1f MiB)\n", med, mn,
+               cpu_med, peak / 1048576.0, step_hwm / 1048576.0);
+        printf("GEMM work per step: %.1f GFLOP as the padded computation counts it (%.1f executed); achieved "
+               "%.1f GFLOP/s\n",
+               ref_flops * 1e-9, step_flops * 1e-9, ref_flops * 1e-9 / med);
+        if (probe > 0)
+            printf("  = %.3f of dnnl_sgemm's %.1f GFLOP/s on BERT-base shapes in this run (executed work: %.3f)\n",
+                   ref_flops * 1e-9 / med / probe, probe, step_flops * 1e-9 / med / probe);
+        printf("projected (training steps only): epoch of %d labeled clips = %ld steps = %.1f min; %d epochs = %.1f h\n",
+               epoch_clips, epoch_steps, epoch_steps * med / 60, epochs, epoch_steps * med * epochs / 3600);
+    }
     char *js = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
     printf("%s\n", js);
     free(js);

@@ -112,6 +112,11 @@ static void gemm_blas(int transA, int transB, int M, int N, int K, float alpha, 
 #endif
 }
 
+void matmul_reference(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M > 0 && N > 0) gemm_blas(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 const char *matmul_backend(void) {
 #if defined(MIRD_BLAS_OPENBLAS)
     return "openblas";

@@ -34,3 +34,8 @@ int matmul_precision_parse(const char *s, MatmulPrecision *p);
 // Products below this many FLOPs (2 M N K) run in float32 whatever the precision: converting their
 // inputs costs more than bfloat16 saves (the LSTM steps, the attention heads).
 #define MATMUL_BF16_MIN_FLOPS 5e7
+
+// The backend's own float32 GEMM with no dispatch, threading rule or profiling (dnnl_sgemm, or
+// cblas_sgemm in a BLAS=openblas build): the yardstick of core/gemm_probe.h.
+void matmul_reference(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc);

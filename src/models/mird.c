@@ -20,6 +20,8 @@
 
 const char *const MIRD_MI_NAMES[6] = {"la", "lv", "av", "yl", "ya", "yv"};
 
+void mird_set_skip_padding(Mird *m, int on) { m->in->acts_m.varlen = on != 0; }
+
 int mird_obj_has_rec(MirdObjective o) { return o == MIRD_OBJ_LOG || o == MIRD_OBJ_NO_MI || o == MIRD_OBJ_WEIGHTED; }
 int mird_obj_has_mi(MirdObjective o) { return o == MIRD_OBJ_LOG || o == MIRD_OBJ_NO_REC; }
 

@@ -128,6 +128,11 @@ void mird_init_weights(Mird *m, uint64_t seed);
 // Validate a batch against the model: sizes within capacity, ids / types in range, mask 0/1.
 int mird_check_batch(const Mird *m, const MirdBatch *b, char *err);
 
+// Whether WSA-BERT skips the masked tokens of a batch (default 1; bert.h varlen: the same numbers
+// up to float summation order). 0 runs every token as PyTorch does (mird bench uses it to count the
+// padded computation's work).
+void mird_set_skip_padding(Mird *m, int on);
+
 // Forward. rng NULL = eval (dropout off); otherwise train mode, dropout drawn from rng.
 // FULL also computes the losses of `obj` into m->loss (decoders are skipped when obj has no
 // reconstruction term, then x_*_hat are not computed and rec_* are 0).
