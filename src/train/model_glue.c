@@ -223,6 +223,7 @@ int model_from_checkpoint(Model *m, const char *path, int Bmax, int Tl, int Ta, 
 }
 
 int ckpt_data_shape(const char *path, int shape[5], char *err) {
+    if (mird_file_is_torch(path)) return 0; // the authors' files record no training data shape
     StFile f;
     if (st_open(&f, path, err)) return -1;
     const char *s = st_meta(&f, "mird.data_shape");
@@ -244,6 +245,7 @@ int ckpt_data_shape(const char *path, int shape[5], char *err) {
 }
 
 int ckpt_vocab(const char *path, char *out, size_t cap) {
+    if (mird_file_is_torch(path)) return 0;
     StFile f;
     char err[MIRD_ERRLEN];
     if (st_open(&f, path, err)) return 0;
