@@ -9,7 +9,7 @@
 // What REDUCE may call (io/pickle.h, inert-classes policy): the tensor rebuild functions and
 // constructors of plain containers and values. Classes used by NEWOBJ need no entry: they only
 // become placeholders. Nothing here can run code chosen by the file.
-static const char *const CALLABLES[] = {
+const char *const TORCH_CALLABLES[] = {
     "torch._utils._rebuild_tensor_v2",
     "torch._utils._rebuild_parameter",
     "torch._utils._rebuild_parameter_with_state",
@@ -187,7 +187,7 @@ static void add_attr(TorchFile *f, const char *prefix, const PkObj *key, const P
     a->name = xmalloc(n);
     snprintf(a->name, n, "%s%.*s", prefix, (int)key->s.len, (const char *)key->s.p);
     a->kind = v->kind;
-    a->num = v->kind == PK_FLOAT ? v->f : (double)v->i;
+    a->num = v->kind == PK_FLOAT ? v->f : v->kind == PK_STR ? 0 : (double)v->i;
     a->str = NULL;
     if (v->kind == PK_STR) {
         size_t k = v->s.len < 255 ? v->s.len : 255;
@@ -383,7 +383,7 @@ int torch_parse(TorchFile *f, const uint8_t *buf, size_t size, const char *name,
         return -1;
     }
     PickleOptions opt = {0};
-    opt.callables = CALLABLES;
+    opt.callables = TORCH_CALLABLES;
     Pickle *pk = NULL;
     char pname[4200];
     snprintf(pname, sizeof(pname), "%s:%s", name, pkl->name);

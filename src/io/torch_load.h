@@ -70,6 +70,9 @@ typedef struct {
     int n_attr, cap_attr_;
 } TorchFile;
 
+// What REDUCE may call in a torch.save pickle (NULL-terminated "module.name" list, io/pickle.h).
+extern const char *const TORCH_CALLABLES[];
+
 int torch_open(TorchFile *f, const char *path, char *err);
 // The same on a buffer already in memory (must outlive f); `name` is used in messages.
 int torch_parse(TorchFile *f, const uint8_t *buf, size_t size, const char *name, char *err);

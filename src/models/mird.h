@@ -175,6 +175,9 @@ typedef struct {
     char ignored[3][PARAM_NAME_MAX]; // the first of them
 } MirdFileInfo;
 
+// 0 silences the one-line notes ("mird: note: ...") the functions below print on stderr (fuzzers).
+extern int mird_notes;
+
 // 1 if path starts like a torch.save file (zip, or the legacy pickle of PyTorch < 1.6).
 int mird_file_is_torch(const char *path);
 
@@ -192,10 +195,10 @@ int mird_config_from_checkpoint(MirdConfig *c, const char *path, char *err);
 // Copy every model tensor (and estimator tensor) of a weight file into m by name (F32, or any
 // floating type converted; shapes must match). Tensors the file has but the model lacks are ignored
 // (counted in info). A missing model tensor is always an error; a missing estimator tensor only
-// when !est_optional (then the estimators keep their current values).
+// when !est_optional (then the estimators keep their current values). Fusion tensors found under
+// the other spelling (a WA model saved as ...WSA.*) load with a one-line note on stderr.
 int mird_load_file(Mird *m, const char *path, int est_optional, MirdFileInfo *info, char *err);
-// mird_load_file(m, path, allow_missing, ...), plus a one-line note on stderr when the fusion
-// tensors came under the other spelling. Returns 0 or -1 with err.
+// mird_load_file(m, path, allow_missing, NULL, err). Returns 0 or -1 with err.
 int mird_load_params(Mird *m, const char *path, int allow_missing, char *err);
 // Write a checkpoint: every model and estimator tensor plus the configuration in the metadata.
 int mird_save_params(const Mird *m, const char *path, char *err);

@@ -78,10 +78,13 @@ static int wf_load(const WFile *w, const ParamInfo *p, const char *name, float *
     return torch_to_f32(&w->pt, t, dst, p->numel, err);
 }
 
+int mird_notes = 1;
+
 // A note on stderr, once per distinct text (eval and predict reopen a file per split).
 static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void note(const char *fmt, ...) {
     static char last[MIRD_ERRLEN];
+    if (!mird_notes) return;
     char msg[MIRD_ERRLEN];
     va_list ap;
     va_start(ap, fmt);
@@ -128,8 +131,9 @@ static void set_attr_num(json_t *o, const char *key, const TorchAttr *a) {
 // The configuration a file without "mird.config" implies, as the JSON keys it determines (the rest
 // keeps the paper's defaults): sizes from the tensor shapes; from a whole module also the
 // BertConfig object (heads, activation, eps, dropouts), the fusion module's beta_shift and the
-// Dropout modules' p. *heads_assumed: 1 when num_attention_heads came from hidden / 64.
-static int infer_config(const WFile *w, json_t *o, int *heads_assumed, char *err) {
+// Dropout modules' p. *heads_assumed: 1 when num_attention_heads came from hidden / 64 (an error
+// when hidden is not a multiple of 64, unless the override gives the head count).
+static int infer_config(const WFile *w, json_t *o, const json_t *override, int *heads_assumed, char *err) {
     *heads_assumed = 0;
     const char *M = "mult_encoder.model.";
     char n[256];
@@ -137,6 +141,14 @@ static int infer_config(const WFile *w, json_t *o, int *heads_assumed, char *err
     json_object_set_new(o, "bert", b);
     snprintf(n, sizeof n, "%sembeddings.word_embeddings.weight", M);
     int V = dim(w, n, 0), H = dim(w, n, 1);
+    char mag[64];
+    snprintf(mag, sizeof mag, "%sMAG.W_ha.weight", M);
+    if (wf_has(w, mag))
+        return errf(err, "%s: MAG-BERT fusion (mult_encoder.model.MAG.*) is not implemented by mird (WSA and WA are)",
+                    w->path);
+    if (!V || !H) // before a paper-sized model is allocated for nothing
+        return errf(err, "%s: no mird.config and no 2-d tensor %s: not a MIRD model's weights (official state_dict "
+                         "names expected)", w->path, n);
     set_int(b, "vocab_size", V);
     set_int(b, "hidden_size", H);
     snprintf(n, sizeof n, "%sembeddings.position_embeddings.weight", M);
@@ -168,7 +180,7 @@ static int infer_config(const WFile *w, json_t *o, int *heads_assumed, char *err
         snprintf(n, sizeof n, "%shidden_act", cp);
         const TorchAttr *a = attr(w, n);
         if (a && a->kind == PK_STR) json_object_set_new(b, "hidden_act", json_string(a->str));
-    } else if (H > 0) {
+    } else if (H > 0 && !json_object_get(json_object_get(override, "bert"), "num_attention_heads")) {
         // a state_dict does not record the head count; every BERT release has 64-wide heads
         if (H % 64)
             return errf(err, "%s: the number of attention heads of hidden size %d cannot be inferred from a state_dict "
@@ -177,10 +189,6 @@ static int infer_config(const WFile *w, json_t *o, int *heads_assumed, char *err
         *heads_assumed = 1;
     }
     // fusion
-    snprintf(n, sizeof n, "%sMAG.W_ha.weight", M);
-    if (wf_has(w, n))
-        return errf(err, "%s: MAG-BERT fusion (mult_encoder.model.MAG.*) is not implemented by mird (WSA and WA are)",
-                    w->path);
     int wa = 0;
     snprintf(n, sizeof n, "%sW_a.weight", FUSION_PREFIX[1]);
     if (wf_has(w, n)) wa = 1;
@@ -243,7 +251,7 @@ int mird_config_of_file(MirdConfig *c, const char *path, const json_t *override,
         info->has_config = 1;
     } else {
         o = json_object();
-        rc = infer_config(&w, o, &info->heads_assumed, err);
+        rc = infer_config(&w, o, override, &info->heads_assumed, err);
         info->inferred = 1;
     }
     wf_close(&w);
@@ -257,9 +265,11 @@ int mird_config_of_file(MirdConfig *c, const char *path, const json_t *override,
         free(text);
     }
     json_decref(o);
-    if (!rc && info->heads_assumed && !(override && json_object_get(json_object_get(override, "bert"), "num_attention_heads")))
-        note("%s: num_attention_heads %d assumed (hidden size %d / 64; a state_dict does not record it)", path,
-             c->bert.num_attention_heads, c->bert.hidden_size);
+    if (!rc && info->inferred && !info->whole_module)
+        note("%s: a state_dict records no BertConfig and no WSA settings; taken as num_attention_heads %d%s, "
+             "layer_norm_eps %g, beta_shift %g (mird import-torch --config changes them)",
+             path, c->bert.num_attention_heads, info->heads_assumed ? " (hidden / 64)" : "", c->bert.layer_norm_eps,
+             c->beta_shift);
     return rc;
 }
 
@@ -309,18 +319,16 @@ int mird_load_file(Mird *m, const char *path, int est_optional, MirdFileInfo *in
         info->n_ignored++;
     }
     wf_close(&w);
-    return rc;
-}
-
-int mird_load_params(Mird *m, const char *path, int allow_missing, char *err) {
-    MirdFileInfo info;
-    if (mird_load_file(m, path, allow_missing, &info, err)) return -1;
-    if (info.alias)
+    if (!rc && info->alias)
         note("%s: the fusion tensors are named %s* but the configuration's fusion is %s (official names %s*): "
              "loaded under the official names",
              path, FUSION_PREFIX[m->cfg.fusion != MIRD_FUSION_WA], m->cfg.fusion == MIRD_FUSION_WA ? "WA" : "WSA",
              FUSION_PREFIX[m->cfg.fusion == MIRD_FUSION_WA]);
-    return 0;
+    return rc;
+}
+
+int mird_load_params(Mird *m, const char *path, int allow_missing, char *err) {
+    return mird_load_file(m, path, allow_missing, NULL, err);
 }
 
 // The model parameters, then the estimators' (as "extra" tensors of the checkpoint).
