@@ -7,6 +7,7 @@
 #  - `mird import-torch FILE.pt --out CK` says that the CLUB estimators were initialised (the
 #    authors keep them outside the model) and which tensors were ignored; CK predicts and evaluates
 #    exactly like FILE.pt, and its stored configuration has the file's fusion and text encoder;
+#  - `mird inspect --json FILE.pt` shows the file and the configuration inferred from it;
 #  - --config overrides an inferred key; usage errors exit 2.
 # Runs with $MIRD_BIN and, when present, $MIRD_ASAN_BIN (address + undefined sanitizers).
 set -u
@@ -55,6 +56,9 @@ for b in "${bins[@]}"; do
     grep -q "\"fusion\": *\"$fusion\"" "$W/i.json" && grep -q "\"text_encoder\": *\"$text\"" "$W/i.json" ||
       bad "$tag: imported configuration is not fusion $fusion / text encoder $text"
     grep -q "mult_encoder.model.$fusion.W_hv.weight" "$W/i.json" || bad "$tag: fusion tensors not named mult_encoder.model.$fusion.*"
+    "$b" inspect --json "$f" >"$W/t.json" 2>/dev/null
+    grep -q '"format": *"torch"' "$W/t.json" && grep -q "\"fusion\": *\"$fusion\"" "$W/t.json" ||
+      bad "$tag: mird inspect of the .pt does not show format torch / fusion $fusion"
   done
   # --config replaces an inferred key (a state_dict records no beta_shift)
   echo '{"beta_shift": 0.5}' >"$W/over.json"

@@ -31,7 +31,9 @@ static void bench_usage(FILE *f) {
     fprintf(f, "usage: mird bench --checkpoint CKPT --batch BATCH.safetensors [--steps N] [--club-mode once|official]\n"
                "         [--threads T] [--seed S] [--json]\n"
                "  times N training steps (default 5; dropout on, lr 1e-5 / 1e-3, weight decay 0.01, K = 5\n"
-               "  estimator steps) after one untimed warm-up step. The last output line is a JSON object\n"
+               "  estimator steps) after one untimed warm-up step. --club-mode: once (default here) reuses\n"
+               "  the latents of one forward for the estimator steps; official recomputes them before each,\n"
+               "  as the authors' code and `mird train` (its default) do. The last output line is a JSON object\n"
                "  (step_seconds_median, step_seconds_min, peak_rss_bytes, club_mode, stages, ...);\n"
                "  --json prints only that line. --threads sets the OpenMP threads (default: OpenMP's).\n");
 }

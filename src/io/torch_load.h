@@ -58,7 +58,7 @@ typedef struct {
 #define TORCH_MAX_DEPTH 64          // nested submodules
 #define TORCH_MAX_VISITS (1L << 20) // modules, tensors and attributes visited in all
 
-typedef struct {
+typedef struct TorchFile {
     char *path;
     MappedFile mf_;
     Zip zip_;

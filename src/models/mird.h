@@ -180,6 +180,9 @@ extern int mird_notes;
 
 // 1 if path starts like a torch.save file (zip, or the legacy pickle of PyTorch < 1.6).
 int mird_file_is_torch(const char *path);
+// torch_open (io/torch_load.h), with a clear refusal of the legacy format.
+typedef struct TorchFile TorchFile;
+int mird_torch_open(TorchFile *f, const char *path, char *err);
 
 // The model configuration of a weight file: a MIRD checkpoint's "mird.config"; otherwise inferred
 // from the tensor shapes (sizes, layers, fusion WSA / WA from the names, text encoder BERT / LSTM)

@@ -37,15 +37,18 @@ static int torch_kind(const char *path) {
 
 int mird_file_is_torch(const char *path) { return torch_kind(path) != 0; }
 
+int mird_torch_open(TorchFile *f, const char *path, char *err) {
+    if (torch_kind(path) == 2)
+        return errf(err, "%s: a torch.save file in the legacy format of PyTorch < 1.6 (not a zip): re-save it with "
+                         "a newer PyTorch, then retry", path);
+    return torch_open(f, path, err);
+}
+
 static int wf_open(WFile *w, const char *path, char *err) {
     memset(w, 0, sizeof(*w));
     w->path = path;
-    int k = torch_kind(path);
-    if (k == 2)
-        return errf(err, "%s: a torch.save file in the legacy format of PyTorch < 1.6 (not a zip): re-save it with "
-                         "a newer PyTorch, then retry", path);
-    w->torch = k == 1;
-    return w->torch ? torch_open(&w->pt, path, err) : st_open(&w->st, path, err);
+    w->torch = torch_kind(path) != 0;
+    return w->torch ? mird_torch_open(&w->pt, path, err) : st_open(&w->st, path, err);
 }
 static void wf_close(WFile *w) {
     if (w->torch) torch_close(&w->pt);
@@ -230,17 +233,23 @@ static void overlay(json_t *base, const json_t *over) {
     }
 }
 
+// wf_open, and what the file is into info (cleared first).
+static int wf_open_info(WFile *w, const char *path, MirdFileInfo *info, char *err) {
+    memset(info, 0, sizeof(*info));
+    if (wf_open(w, path, err)) return -1;
+    info->torch = w->torch;
+    info->whole_module = w->torch && w->pt.whole_module;
+    if (w->torch && w->pt.root_class) snprintf(info->root_class, sizeof(info->root_class), "%s", w->pt.root_class);
+    info->n_tensors = wf_count(w);
+    return 0;
+}
+
 int mird_config_of_file(MirdConfig *c, const char *path, const json_t *override, MirdFileInfo *info, char *err) {
     MirdFileInfo dummy;
     if (!info) info = &dummy;
-    memset(info, 0, sizeof(*info));
     if (override && !json_is_object(override)) return errf(err, "%s: the configuration override is not a JSON object", path);
     WFile w;
-    if (wf_open(&w, path, err)) return -1;
-    info->torch = w.torch;
-    info->whole_module = w.torch && w.pt.whole_module;
-    if (w.torch && w.pt.root_class) snprintf(info->root_class, sizeof(info->root_class), "%s", w.pt.root_class);
-    info->n_tensors = wf_count(&w);
+    if (wf_open_info(&w, path, info, err)) return -1;
     json_t *o = NULL;
     int rc = 0;
     const char *s = w.torch ? NULL : st_meta(&w.st, "mird.config");
@@ -302,13 +311,8 @@ static int used_by(const Mird *m, const char *name) {
 int mird_load_file(Mird *m, const char *path, int est_optional, MirdFileInfo *info, char *err) {
     MirdFileInfo dummy;
     if (!info) info = &dummy;
-    memset(info, 0, sizeof(*info));
     WFile w;
-    if (wf_open(&w, path, err)) return -1;
-    info->torch = w.torch;
-    info->whole_module = w.torch && w.pt.whole_module;
-    if (w.torch && w.pt.root_class) snprintf(info->root_class, sizeof(info->root_class), "%s", w.pt.root_class);
-    info->n_tensors = wf_count(&w);
+    if (wf_open_info(&w, path, info, err)) return -1;
     int rc = load_set(&m->params, &w, 0, &info->n_model, &info->alias, err);
     if (!rc) rc = load_set(&m->est, &w, est_optional, &info->n_est, &info->alias, err);
     for (int i = 0; !rc && i < wf_count(&w); i++) {
