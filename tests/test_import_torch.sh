@@ -8,6 +8,7 @@
 #    authors keep them outside the model) and which tensors were ignored; CK predicts and evaluates
 #    exactly like FILE.pt, and its stored configuration has the file's fusion and text encoder;
 #  - `mird inspect --json FILE.pt` shows the file and the configuration inferred from it;
+#  - `mird train --init FILE.pt` trains from it, noting that the estimators start from the seed;
 #  - --config overrides an inferred key; usage errors exit 2.
 # Runs with $MIRD_BIN and, when present, $MIRD_ASAN_BIN (address + undefined sanitizers).
 set -u
@@ -65,6 +66,11 @@ for b in "${bins[@]}"; do
   "$b" import-torch "$T/wa_bert_sd/state_dict.pt" --config "$W/over.json" --out "$W/ck2.safetensors" 2>/dev/null ||
     bad "$b: import-torch --config"
   "$b" inspect --json "$W/ck2.safetensors" 2>/dev/null | grep -q '"beta_shift": *0.5' || bad "$b: --config beta_shift not applied"
+  # training starts from the authors' model; the estimators from the seed
+  rm -rf "$W/run"
+  "$b" train --data "$T/wa_lstm/data.pkl" --init "$T/wa_lstm/model.pt" --epochs 1 --batch-size 2 --out "$W/run" --quiet \
+    2>"$W/err" && [ -f "$W/run/seed_0/results.json" ] || bad "$b: train --init FILE.pt: $(tail -n 1 "$W/err")"
+  grep -q "holds 0 of the 48 CLUB estimator tensors" "$W/err" || bad "$b: train --init FILE.pt: no note on the estimators"
   # usage
   "$b" import-torch "$T/wa_bert/model.pt" >/dev/null 2>&1; [ $? -eq 2 ] || bad "$b: import-torch without --out is not a usage error"
   "$b" import-torch --bogus x >/dev/null 2>&1; [ $? -eq 2 ] || bad "$b: import-torch --bogus is not a usage error"

@@ -15,8 +15,9 @@
 //   allowed classes), but REDUCE, the opcode that CALLS something, may only name a global in the
 //   callables list (tensor rebuild functions, collections.OrderedDict, builtins.set, ...). A REDUCE
 //   of anything else (os.system, builtins.eval, an unknown function, a computed callee) stops the
-//   parse with a one-line error naming it. NEWOBJ's callee must be a global name too. Text opcodes of protocols 0/1 (other than PUT/GET), EXT1/2/4, INST, OBJ,
-// PERSID and the out-of-band buffer opcodes (NEXT_BUFFER, READONLY_BUFFER) are refused.
+//   parse with a one-line error naming it. NEWOBJ's callee must be a global name too.
+// Text opcodes of protocols 0/1 (other than PUT/GET), EXT1/2/4, INST, OBJ, PERSID and the
+// out-of-band buffer opcodes (NEXT_BUFFER, READONLY_BUFFER) are refused.
 //
 // Memory: all nodes live in one arena freed by pickle_free(). str and bytes payloads point INTO the
 // input (for pickle_load: the memory-mapped file), so a 10 GB pickle of arrays needs 10 GB of address

@@ -21,7 +21,6 @@ const char *const TORCH_CALLABLES[] = {
     "builtins.complex",
     "builtins.slice",
     "_codecs.encode", // protocol 2 writes bytes as _codecs.encode(str, "latin1")
-    "copyreg._reconstructor",
     "torch.Size",
     "torch.device",
     "numpy.dtype",
@@ -197,18 +196,13 @@ static void add_attr(TorchFile *f, const char *prefix, const PkObj *key, const P
     }
 }
 
-// The instance state (__dict__) that BUILD gave a placeholder object: NEWOBJ of a class, or
-// copyreg._reconstructor(class, base, state). BUILD may pass (dict, slots); NULL if not an object.
+// The instance state (__dict__) that BUILD gave a placeholder object (NEWOBJ of a class; protocol
+// 2 and later write every object so). BUILD may pass (dict, slots); NULL if not an object.
 static const PkObj *obj_state(const PkObj *o) {
-    if (!o || !(o->kind == PK_NEWOBJ || pk_is_call_of(o, "copyreg._reconstructor"))) return NULL;
+    if (!o || o->kind != PK_NEWOBJ) return NULL;
     const PkObj *st = o->call.state;
     if (st && st->kind == PK_TUPLE && st->seq.n == 2) st = st->seq.v[0];
     return st && st->kind == PK_DICT ? st : NULL;
-}
-static const PkObj *class_of(const PkObj *o) {
-    if (o->kind == PK_NEWOBJ) return o->call.callee;
-    const PkObj *a = o->call.args;
-    return a && a->kind == PK_TUPLE && a->seq.n ? a->seq.v[0] : NULL;
 }
 // pk_dict_get that charges the entries it scans to the walk's budget: memo references can make one
 // large dict be looked up many times. NULL once the budget is spent (the caller then fails).
@@ -398,7 +392,7 @@ int torch_parse(TorchFile *f, const uint8_t *buf, size_t size, const char *name,
         rc = read_state_dict(&c, items);
     } else if (is_module(&c, root)) {
         f->whole_module = 1;
-        const PkObj *cls = class_of(root);
+        const PkObj *cls = root->call.callee; // a NEWOBJ's callee is a global (io/pickle.h)
         if (cls && cls->kind == PK_GLOBAL) {
             size_t n = strlen(cls->g.module) + strlen(cls->g.name) + 2;
             f->root_class = xmalloc(n);
