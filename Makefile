@@ -33,11 +33,15 @@ all: deps $(B)/mird
 
 deps:
 	@scripts/deps.sh
-test-deps:
+# after deps: two apt-get runs at once (make -j) would fight over dpkg's lock
+test-deps: deps
 	@scripts/deps.sh --test
 
+# Every compile waits for the dependency step (order-only: it never makes an object out of date),
+# so that `make -jN` on a bare machine installs the headers before the first compile needs them.
+
 # ---- optimised build
-$(B)/obj/%.o: %.c
+$(B)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 $(B)/libmird.a: $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC))
@@ -50,7 +54,7 @@ $(B)/tests/%: $(B)/obj/tests/%.o $(patsubst %.c,$(B)/obj/%.o,$(TEST_SUP)) $(B)/l
 	$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS)
 
 # ---- sanitizer build (address + undefined) of the library and the tests
-$(A)/obj/%.o: %.c
+$(A)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -c $< -o $@
 $(A)/libmird.a: $(patsubst %.c,$(A)/obj/%.o,$(LIB_SRC))

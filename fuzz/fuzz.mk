@@ -22,7 +22,7 @@ SECONDS      ?= 10
 .PHONY: fuzz fuzz-smoke fuzz-regress fuzz-run
 fuzz: test-deps $(FUZZ_BINS)
 
-$(FUZZ_B)/obj/%.o: %.c
+$(FUZZ_B)/obj/%.o: %.c | test-deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 $(FUZZ_B)/libmird.a: $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(LIB_SRC))

@@ -1,6 +1,7 @@
 // fuzz_pickle.c: the non-executing pickle reader (io/pickle.h) on arbitrary bytes.
-// Each input is parsed twice: with the default limits and an allow-list of every global the
-// project's readers accept (numpy arrays and scalars, torch state_dicts), then with tight limits
+// Each input is parsed three times: with the default limits and an allow-list of every global the
+// project's readers accept (numpy arrays and scalars, torch state_dicts), with the inert-classes
+// policy of torch.save files (any class name, REDUCE only of TORCH_CALLABLES), then with tight limits
 // (stack, MARK depth, memo, object count) so those refusals are exercised too. A parsed tree is
 // walked by the helpers readers use and dumped (depth-bounded: hostile pickles can build cycles).
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "core/common.h"
 #include "fuzz_util.h"
 #include "io/pickle.h"
+#include "io/torch_load.h"
 
 static const char *const ALLOW[] = {
     "collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
@@ -79,6 +81,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         pickle_free(pk);
     } else {
         if (!err[0]) abort(); // a failure must say why
+        fuzz_check_err(err);
+    }
+    // the inert-classes policy of torch.save files (any class a placeholder, REDUCE allow-listed)
+    PickleOptions classes = {.callables = TORCH_CALLABLES};
+    pk = NULL;
+    if (pickle_parse(&pk, data, size, &classes, "fuzz.pkl", err) == 0) {
+        walk_left = 200000;
+        walk(pickle_root(pk), 0);
+        pickle_free(pk);
+    } else {
         fuzz_check_err(err);
     }
     PickleOptions tight = {.allow = ALLOW, .max_memo = 64, .max_stack = 64, .max_depth = 8, .max_objects = 500};

@@ -132,6 +132,22 @@ def corpus_torch_zip():
         z.writestr(zipfile.ZipInfo("archive/data.pkl", (2020, 1, 1, 0, 0, 0)), pickle.dumps({"a": 1}, protocol=2))
         z.writestr(zipfile.ZipInfo("archive/version", (2020, 1, 1, 0, 0, 0)), "3\n")
     put("torch_zip", "stored_plain.zip", b.getvalue())
+    # the MIRD authors' torch.save files (tools/make_official_models.py): a whole module of each
+    # variant at a micro size (its data.pkl also seeds the pickle target), and the hostile ones
+    import sys
+    import tempfile
+    sys.path.insert(0, "tools")
+    import make_official_models as mom
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (fusion, text) in enumerate((("WSA", "bert"), ("WA", "lstm"))):
+            name = "module_%s_%s" % (fusion.lower(), text)
+            mom.write_case(tmp, name, 30 + i, fusion, text, hf4=text == "lstm", micro=True)
+            data = open(os.path.join(tmp, name, "model.pt"), "rb").read()
+            put("torch_zip", name + ".pt", data)
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                put("pickle", name + "_data.pkl", z.read("model/data.pkl"))
+    for n in sorted(os.listdir(os.path.join(FIX, "torch_module", "hostile"))):
+        put("torch_zip", "module_hostile_" + n, fixture("torch_module", "hostile", n))
 
 
 def corpus_pickle():

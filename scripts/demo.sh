@@ -8,7 +8,7 @@
 #      state has mostly forgotten the clip and z_A, z_V carry almost nothing;
 #   2. mird train: MIRD from random weights with unlabeled clips, CPU-sized (a 2-layer BERT of width
 #      64, latents of 32, batch 32, lr 1e-3; the estimator steps reuse the latents of each step:
-#      --club-mode once), model selection on validation;
+#      --club-mode once, cheaper than train's default official), model selection on validation;
 #   3. the test metrics of the selected epoch beside the benchmark's oracle and chance level, how
 #      well the learned latents recover the planted factor groups, and where the plots are.
 # Environment: DEMO_DIR (default build/demo), DEMO_EPOCHS (default 20), DEMO_THREADS (default: all

@@ -150,6 +150,23 @@ row "HF dir: zip end record with 65535 entries past the end" 1 "$O" - -- init --
 row "HF dir: data.pkl calls os.system" 1 "$O" - -- init --config "$B/cfg_tiny.json" --bert "$B/hf_evil_pickle" --out "$O"
 row "HF dir: hidden_act relu" 1 "$O" - -- init --config "$B/cfg_tiny.json" --bert "$B/hf_bad_config" --out "$O"
 row "HF dir: no weights file" 1 "$O" - -- init --config "$B/cfg_tiny.json" --bert "$B/hf_no_weights" --out "$O"
+# ---- the authors' torch.save files (mird import-torch; eval / predict read them too): nothing executes
+TM=tests/fixtures/torch_module
+row "torch.save module whose pickle calls os.system" 1 "$O" - -- import-torch "$TM/hostile/os_system.pt" --out "$O"
+row "torch.save module whose pickle calls builtins.eval" 1 "$O" - -- import-torch "$TM/hostile/eval.pt" --out "$O"
+row "torch.save module: submodules nested 100 deep" 1 "$O" - -- import-torch "$TM/hostile/deep.pt" --out "$O"
+row "torch.save module: shared submodules, 2^40 paths" 1 "$O" - -- import-torch "$TM/hostile/dag.pt" --out "$O"
+row "torch.save module: a child that is not a module" 1 "$O" - -- import-torch "$TM/hostile/not_a_module.pt" --out "$O"
+row "torch.save state_dict of another model" 1 "$O" - -- import-torch "$TM/hostile/../../torch_misc/views.bin" --out "$O"
+row "state_dict of the MAG-BERT variant" 1 "$O" - -- import-torch "$TM/hostile/mag_state_dict.pt" --out "$O"
+row "legacy torch.save format (PyTorch < 1.6)" 1 "$O" - -- import-torch "$TM/hostile/legacy.pt" --out "$O"
+row "import-torch: a dataset pickle instead" 1 "$O" - -- import-torch "$B/pk_os_system.pkl" --out "$O"
+row "import-torch: --config not JSON" 1 "$O" - -- import-torch "$TM/wa_bert/model.pt" --config "$B/cfg_not_json.json" --out "$O"
+row "import-torch: --config with an unknown fusion" 1 "$O" - -- import-torch "$TM/wa_bert/model.pt" --config "$B/cfg_bad_value.json" --out "$O"
+row "import-torch: --config sizes disagree with the tensors" 1 "$O" - -- import-torch "$TM/wa_bert/model.pt" --config "$B/cfg_tiny.json" --out "$O"
+row "import-torch: no --out" 2 - - -- import-torch "$TM/wa_bert/model.pt"
+row "eval: torch.save module that calls os.system" 1 "$W/eval.json" - -- eval "$TM/hostile/os_system.pt" "$TM/wa_bert/data.pkl" --out "$W/eval.json"
+row "predict: torch.save module nested 100 deep" 1 "$W/pred.csv" - -- predict "$TM/hostile/deep.pt" "$TM/wa_bert/data.pkl" --out "$W/pred.csv"
 # ---- vocabularies and text (mird tokenize)
 row "vocab not UTF-8" 1 - "$W/one_line.txt" -- tokenize --vocab "$B/vocab_not_utf8.txt"
 row "vocab without [CLS]" 1 - "$W/one_line.txt" -- tokenize --vocab "$B/vocab_no_cls.txt"

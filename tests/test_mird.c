@@ -98,8 +98,8 @@ static int compare_outputs(const char *got_path, const char *exp_path, const cha
             isparam = !strncmp(te->name, "param.", 6);
         double floor = isgrad ? fmax(1e-5, 1e-6 * gscale) : ismi ? 1e-2 : isparam ? 1e-5 : 1e-6, tol = isgrad ? 1e-3 : 1e-4;
         double r = rel_err_scale(a, b, (long)te->numel, floor);
-        const char *zero[3] = {"attention.self.key.bias", "WSA.W_a.bias", "WSA.W_v.bias"};
-        for (int z = 0; isgrad && z < 3; z++) {
+        const char *zero[5] = {"attention.self.key.bias", "WSA.W_a.bias", "WSA.W_v.bias", ".WA.W_a.bias", ".WA.W_v.bias"};
+        for (int z = 0; isgrad && z < 5; z++) {
             size_t ln = strlen(te->name), lz = strlen(zero[z]);
             if (ln >= lz && !strcmp(te->name + ln - lz, zero[z])) { // exactly 0 in exact arithmetic
                 double mx = 0;

@@ -1,6 +1,7 @@
 // test_pickle.c: the non-executing pickle reader: every supported opcode (Python-written fixtures
 // for protocols 2, 4, 5 and hand-assembled streams for the rest), refusal of dangerous globals,
-// truncation at every byte offset, random garbage and mutations, and the limits.
+// the inert-classes policy of torch.save files (classes as placeholders, REDUCE only of listed
+// callables), truncation at every byte offset, random garbage and mutations, and the limits.
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -284,6 +285,50 @@ static void test_malicious(void **st) {
     assert_int_equal(access(PWNED, F_OK), -1);
 }
 
+// The inert-classes policy (torch.save(model) files): any class name is accepted and NEWOBJ of it
+// only builds a placeholder whose BUILD state is recorded; REDUCE may only name a listed callable.
+static void test_inert_classes(void **st) {
+    (void)st;
+    static const char *const CALLS[] = {"collections.OrderedDict", NULL};
+    PickleOptions o = {.callables = CALLS};
+    char err[MIRD_ERRLEN] = "";
+    Pickle *pk = NULL;
+    // models.Net.__new__(models.Net) + BUILD {"_modules": OrderedDict()}, and os.system as a mere value
+    const char ok[] = "\x80\x02" "cmodels\nNet\n)\x81}(X\x08\x00\x00\x00_modules"
+                      "ccollections\nOrderedDict\n)R" "X\x01\x00\x00\x00" "f" "cos\nsystem\n" "ub.";
+    if (parse_bytes(&pk, ok, sizeof(ok) - 1, &o, err)) fail_msg("%s", err);
+    const PkObj *r = pickle_root(pk);
+    assert_int_equal(r->kind, PK_NEWOBJ);
+    assert_true(pk_is_global(r->call.callee, "models.Net"));
+    assert_true(pk_is_call_of(pk_dict_get(r->call.state, "_modules"), "collections.OrderedDict"));
+    assert_true(pk_is_global(pk_dict_get(r->call.state, "f"), "os.system")); // named, never called
+    pickle_free(pk);
+    // the same names under the allow-list policy: refused at the GLOBAL
+    assert_int_equal(parse_bytes(&pk, ok, sizeof(ok) - 1, NULL, err), -1);
+    assert_non_null(strstr(err, "models.Net"));
+    // REDUCE of anything but a listed callable: refused, named
+#define BYTES(lit) lit, sizeof(lit) - 1
+    static const struct {
+        const char *p;
+        size_t n;
+        const char *says;
+    } bad[] = {
+        {BYTES("\x80\x02" "cposix\nsystem\nX\x05\x00\x00\x00" "touch\x85R."), "posix.system"},
+        {BYTES("\x80\x02" "cbuiltins\neval\nX\x02\x00\x00\x00" "1+\x85R."), "builtins.eval"},
+        {BYTES("\x80\x02" "cmodels\nNet\n)R."), "models.Net"},             // a class called, not NEWOBJ'd
+        {BYTES("\x80\x02" "ccollections\nOrderedDict\n)R)R."), "computed"}, // a call result called
+        {BYTES("\x80\x02" "K\x01)\x81."), "not a class name"},               // NEWOBJ of an int
+    };
+#undef BYTES
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = 0;
+        assert_int_equal(parse_bytes(&pk, bad[i].p, bad[i].n, &o, err), -1);
+        assert_one_line(err);
+        if (!strstr(err, bad[i].says)) fail_msg("'%s' does not say '%s'", err, bad[i].says);
+    }
+    assert_int_equal(access(PWNED, F_OK), -1);
+}
+
 static void test_truncated_everywhere(void **st) {
     (void)st;
     const char *files[] = {FIX "types_p2.pkl", FIX "types_p4.pkl", FIX "types_p5.pkl"};
@@ -402,7 +447,8 @@ int main(void) {
         cmocka_unit_test(test_types_p2),         cmocka_unit_test(test_types_p4),
         cmocka_unit_test(test_types_p5),         cmocka_unit_test(test_bytearray_p5), cmocka_unit_test(test_torch_state_dict),
         cmocka_unit_test(test_rare_opcodes),     cmocka_unit_test(test_cycle),
-        cmocka_unit_test(test_malicious),        cmocka_unit_test(test_truncated_everywhere),
+        cmocka_unit_test(test_malicious),        cmocka_unit_test(test_inert_classes),
+        cmocka_unit_test(test_truncated_everywhere),
         cmocka_unit_test(test_garbage_and_mutations), cmocka_unit_test(test_limits_and_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,32 @@
 
 #define CLOSE(a, b) assert_true(fabs((a) - (b)) < 1e-12)
 
+// One word for the estimator mode: `mird train` runs the authors' procedure (official) by default,
+// and its --help says so; `mird bench` defaults to once (INTERFACES.md) and says so too.
+static void test_club_mode_default(void **state) {
+    (void)state;
+    RunConfig c;
+    runconfig_defaults(&c);
+    assert_string_equal(c.club_mode, "official");
+    char *help = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&help, &n);
+    runconfig_usage(f);
+    fclose(f);
+    assert_non_null(strstr(help, "official (default)"));
+    assert_null(strstr(help, "once (default"));
+    free(help);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s bench --help", getenv("MIRD_BIN") && *getenv("MIRD_BIN") ? getenv("MIRD_BIN") : "build/mird");
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    static char out[8192];
+    size_t k = fread(out, 1, sizeof out - 1, p);
+    out[k] = 0;
+    pclose(p);
+    assert_non_null(strstr(out, "once (default here)"));
+}
+
 static void test_schedule_warmup_linear(void **state) {
     (void)state;
     Schedule s;
@@ -420,6 +446,7 @@ int main(void) {
         cmocka_unit_test(test_schedule_paper_swapped),
         cmocka_unit_test(test_schedule_constant_and_names),
         cmocka_unit_test(test_runconfig_layers),
+        cmocka_unit_test(test_club_mode_default),
         cmocka_unit_test(test_runlog_truncate),
     };
     const struct CMUnitTest e2e[] = {

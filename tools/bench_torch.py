@@ -6,7 +6,8 @@ losses, transformers-style AdamW and the CLUB estimators, official state_dict na
 official training step does (MIRD.md "One training step"): train mode (dropout on), one AdamW step
 on the model, then K = 5 Adam steps on the estimators. Estimator modes:
   official  a fresh forward of the latents (train mode, no gradient) before each estimator step;
-  once      the latents computed once after the model update and reused (mird's default).
+  once      the latents computed once after the model update and reused (`mird bench`'s default;
+            `mird train` defaults to official).
 
 Modes:
   bench_torch.py case DIR --size small|paper [--B 24] [--B-l 8] [--seed 1]
@@ -276,7 +277,7 @@ def run_all(a):
         r3 = best["torch_once"] / best["mird_once"]
         print("[%s] official mode:  torch official / mird official = %5.2fx (paired %5.2fx)   target >= 2x  %s" %
               (size, r1, paired[("torch_official", "mird_official")], "OK" if r1 >= 2 else "MISSED"))
-        print("[%s] default mode:   torch official / mird once     = %5.2fx (paired %5.2fx)   target >= 5x  %s" %
+        print("[%s] once mode:      torch official / mird once     = %5.2fx (paired %5.2fx)   target >= 5x  %s" %
               (size, r2, paired[("torch_official", "mird_once")], "OK" if r2 >= 5 else "MISSED"))
         print("[%s] same procedure: torch once / mird once         = %5.2fx (paired %5.2fx)" %
               (size, r3, paired[("torch_once", "mird_once")]))

@@ -182,11 +182,14 @@ class BERTModelWSA(nn.Module):
         self.embeddings = BertEmbeddings(b)
         self.encoder = BertEncoder(b)
         self.pooler = BertPooler(b)
-        self.WSA = WSA(b["hidden_size"], c["d_a"], c["d_v"], c["beta_shift"], c["dropout_prob"], c["fusion"])
+        # the authors' BERTModel names the fusion attribute after the variant: WA for WA, else WSA
+        self.fusion_attr = "WA" if c["fusion"] == "WA" else "WSA"
+        self.add_module(self.fusion_attr, WSA(b["hidden_size"], c["d_a"], c["d_v"], c["beta_shift"],
+                                              c["dropout_prob"], c["fusion"]))
 
     def forward(self, ids, visual, acoustic, mask, tt):
         e = self.embeddings(ids, tt)
-        f = self.WSA(e, visual, acoustic)
+        f = getattr(self, self.fusion_attr)(e, visual, acoustic)
         return self.pooler(self.encoder(f, ext_mask_of(mask)))
 
 
@@ -419,9 +422,12 @@ def load_model(ckpt_path):
     for mod in (model, est):
         sd = mod.state_dict()
         for k in sd:
-            if k not in tensors:
+            src = k
+            if k not in tensors:  # a WA checkpoint written before the fusion tensors took the name WA
+                src = k.replace(".WA.", ".WSA.", 1) if ".WA." in k else k.replace(".WSA.", ".WA.", 1)
+            if src not in tensors:
                 raise SystemExit("mird_ref: checkpoint lacks %s" % k)
-            sd[k] = torch.from_numpy(tensors[k].astype(np.float32))
+            sd[k] = torch.from_numpy(tensors[src].astype(np.float32))
         mod.load_state_dict(sd)
     return cfg, model, est
 
@@ -495,7 +501,7 @@ def random_params(model, est, rs, scale=0.2):
                 p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
             elif "lstm" in n:
                 p.copy_(0.4 * torch.randn(p.shape, generator=g))
-            elif ".WSA.W_a." in n or ".WSA.W_v." in n:
+            elif any(x in n for x in (".WSA.W_a.", ".WSA.W_v.", ".WA.W_a.", ".WA.W_v.")):
                 p.copy_(0.5 * torch.randn(p.shape, generator=g))
             elif "word_embeddings" in n or "encoder_l.embedding" in n:
                 p.copy_(torch.randn(p.shape, generator=g))
@@ -580,7 +586,7 @@ GOLDEN_CASES = [
 ]
 
 
-STRUCTURALLY_ZERO = ("attention.self.key.bias", "WSA.W_a.bias", "WSA.W_v.bias")
+STRUCTURALLY_ZERO = ("attention.self.key.bias", "WSA.W_a.bias", "WSA.W_v.bias", ".WA.W_a.bias", ".WA.W_v.bias")
 
 
 def grad_scale(exp):

@@ -20,6 +20,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_disentangle(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_import_torch(int argc, char **argv);
 int cmd_debug_step(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_convert(int argc, char **argv);

@@ -14,6 +14,7 @@ static const Command COMMANDS[] = {
     {"ablate", cmd_ablate, "train the paper's ablation ladder over seeds and print its table"},
     {"plot", cmd_plot, "redraw the SVG charts of a training run"},
     {"init", cmd_init, "write a freshly initialised MIRD checkpoint"},
+    {"import-torch", cmd_import_torch, "a MIRD checkpoint from the authors' torch.save file (model or state_dict)"},
     {"debug-step", cmd_debug_step, "golden-test training steps with dropout off (outputs, grads, params)"},
     {"bench", cmd_bench, "time training steps (per-stage breakdown, peak memory; JSON last line)"},
     {"tokenize", cmd_tokenize, "BERT (uncased) token ids of stdin lines"},

@@ -48,19 +48,25 @@ static void shape_str(char *s, size_t cap, int ndim, const int64_t *shape) {
     if (k < cap) snprintf(s + k, cap - k, "]");
 }
 
+int ckpt_check_tensor(const char *path, const char *name, StDtype dtype, int ndim, const int64_t *shape,
+                      const ParamInfo *p, char *err) {
+    int same = ndim == p->ndim;
+    for (int d = 0; same && d < p->ndim; d++) same = shape[d] == p->shape[d];
+    if (!same) {
+        char a[128], b[128];
+        shape_str(a, sizeof(a), ndim, shape);
+        shape_str(b, sizeof(b), p->ndim, p->shape);
+        return errf(err, "%s: tensor '%s' has shape %s, the model expects %s", path, name, a, b);
+    }
+    if (dtype != ST_F32 && dtype != ST_F16 && dtype != ST_BF16 && dtype != ST_F64)
+        return errf(err, "%s: tensor '%s' is %s, expected a floating type", path, name, st_dtype_name(dtype));
+    return 0;
+}
+
 int ckpt_load_tensor(const StFile *f, const ParamInfo *p, const char *name, float *dst, char *err) {
     const StTensor *t = st_find(f, name);
     if (!t) return errf(err, "%s: missing tensor '%s'", f->path, name);
-    int same = t->ndim == p->ndim;
-    for (int d = 0; same && d < p->ndim; d++) same = t->shape[d] == p->shape[d];
-    if (!same) {
-        char a[128], b[128];
-        shape_str(a, sizeof(a), t->ndim, t->shape);
-        shape_str(b, sizeof(b), p->ndim, p->shape);
-        return errf(err, "%s: tensor '%s' has shape %s, the model expects %s", f->path, name, a, b);
-    }
-    if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16 && t->dtype != ST_F64)
-        return errf(err, "%s: tensor '%s' is %s, expected a floating type", f->path, name, st_dtype_name(t->dtype));
+    if (ckpt_check_tensor(f->path, name, t->dtype, t->ndim, t->shape, p, err)) return -1;
     return st_to_f32(f, t, dst, p->numel, err) != 0 ? -1 : 0;
 }
 

@@ -30,6 +30,11 @@ int checkpoint_save(const char *path, const ParamSet *ps, const char *config_jso
 // Names in f that layout does not have are ignored.
 int ckpt_load_params(const StFile *f, const ParamSet *layout, float *buf, const char *prefix, char *err);
 
+// The checks of ckpt_load_tensor on a tensor of any file format, given its dtype and shape: p's
+// shape and a floating dtype. 0, or -1 with err naming path and name.
+int ckpt_check_tensor(const char *path, const char *name, StDtype dtype, int ndim, const int64_t *shape,
+                      const ParamInfo *p, char *err);
+
 // One tensor of ckpt_load_params: f's tensor `name` into dst (p->numel floats), with the same
 // checks (present, p's shape, a floating dtype) and messages.
 int ckpt_load_tensor(const StFile *f, const ParamInfo *p, const char *name, float *dst, char *err);

@@ -234,7 +234,7 @@ static int make_global(P *s, const uint8_t *mod, size_t mn, const uint8_t *name,
         else if (!strcmp(m, "copy_reg")) strcpy(m, "copyreg");
     }
     snprintf(full, sizeof(full), "%s.%s", m, nm);
-    int ok = 0;
+    int ok = s->o.callables != NULL; // inert-classes policy: any name; REDUCE checks what it calls
     for (const char *const *a = s->o.allow; a && *a && !ok; a++) ok = !strcmp(*a, full);
     if (!ok) return fail(s, "refused global '%s' (not in the allow-list; nothing is executed)", full);
     NEW(o, PK_GLOBAL);
@@ -316,6 +316,17 @@ static int append(P *s, PkObj *target, PkObj *v) {
         return seq_push(s, target->call.listitems, v);
     }
     return fail(s, "APPEND on a %s", pk_kind_name(target->kind));
+}
+
+// Inert-classes policy: REDUCE may only call a named global of the callables list.
+static int reduce_refused(P *s, const PkObj *callee) {
+    if (callee->kind != PK_GLOBAL)
+        return fail(s, "refused REDUCE of a computed %s (only named, allow-listed callables; nothing is executed)",
+                    pk_kind_name(callee->kind));
+    for (const char *const *c = s->o.callables; *c; c++)
+        if (pk_is_global(callee, *c)) return 0;
+    return fail(s, "refused call of '%s.%s' (not an allow-listed callable; nothing is executed)", callee->g.module,
+                callee->g.name);
 }
 
 static int step(P *s, int *done) {
@@ -545,6 +556,7 @@ static int step(P *s, int *done) {
     case 'R': { // REDUCE
         if (pop(s, &b) || pop(s, &a)) return -1;
         if (b->kind != PK_TUPLE) return fail(s, "REDUCE arguments are a %s, not a tuple", pk_kind_name(b->kind));
+        if (s->o.callables && reduce_refused(s, a)) return -1;
         NEW(r, PK_REDUCE);
         r->call.callee = a;
         r->call.args = b;
@@ -557,6 +569,7 @@ static int step(P *s, int *done) {
         if (pop(s, &b) || pop(s, &a)) return -1;
         if (b->kind != PK_TUPLE) return fail(s, "NEWOBJ arguments are a %s, not a tuple", pk_kind_name(b->kind));
         if (c && c->kind != PK_DICT) return fail(s, "NEWOBJ_EX keywords are a %s, not a dict", pk_kind_name(c->kind));
+        if (s->o.callables && a->kind != PK_GLOBAL) return fail(s, "NEWOBJ of a %s, not a class name", pk_kind_name(a->kind));
         NEW(r, PK_NEWOBJ);
         r->call.callee = a;
         r->call.args = b;

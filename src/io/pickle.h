@@ -5,10 +5,19 @@
 // This reader understands the opcodes that Python 3, numpy and torch.save write with protocols 2 to
 // 5 and turns the stream into a tree of objects. Calls (GLOBAL/STACK_GLOBAL, REDUCE, BUILD, NEWOBJ,
 // NEWOBJ_EX, BINPERSID) become NODES that describe the call; nothing is ever called or imported.
-// Every global must appear in a caller-given allow-list of "module.name" strings; any other global
-// (os.system, builtins.eval, posix.system, subprocess.Popen, ...) stops the parse with a one-line
-// error that names it. Text opcodes of protocols 0/1 (other than PUT/GET), EXT1/2/4, INST, OBJ,
-// PERSID and the out-of-band buffer opcodes (NEXT_BUFFER, READONLY_BUFFER) are refused.
+// Two policies for globals, chosen by the caller:
+// - allow-list (PickleOptions.allow; datasets): every global must appear in a list of "module.name"
+//   strings; any other global (os.system, builtins.eval, posix.system, subprocess.Popen, ...) stops
+//   the parse with a one-line error that names it.
+// - inert classes (PickleOptions.callables; torch.save(model) files, whose pickle names the authors'
+//   classes): any well-formed global is accepted as a NAME, so NEWOBJ of any class becomes an inert
+//   placeholder whose BUILD state is only recorded (as PyTorch's weights_only unpickler treats the
+//   allowed classes), but REDUCE, the opcode that CALLS something, may only name a global in the
+//   callables list (tensor rebuild functions, collections.OrderedDict, builtins.set, ...). A REDUCE
+//   of anything else (os.system, builtins.eval, an unknown function, a computed callee) stops the
+//   parse with a one-line error naming it. NEWOBJ's callee must be a global name too.
+// Text opcodes of protocols 0/1 (other than PUT/GET), EXT1/2/4, INST, OBJ, PERSID and the
+// out-of-band buffer opcodes (NEXT_BUFFER, READONLY_BUFFER) are refused.
 //
 // Memory: all nodes live in one arena freed by pickle_free(). str and bytes payloads point INTO the
 // input (for pickle_load: the memory-mapped file), so a 10 GB pickle of arrays needs 10 GB of address
@@ -77,6 +86,9 @@ struct PkObj {
 
 typedef struct {
     const char *const *allow; // NULL-terminated list of allowed "module.name" globals (NULL = none)
+    // Non-NULL: the inert-classes policy (above); `allow` is then not consulted. NULL-terminated
+    // list of the "module.name" callables REDUCE may name.
+    const char *const *callables;
     size_t max_memo;          // largest memo index + 1 (default 1 << 24)
     size_t max_stack;         // stack entries (default 1 << 24)
     size_t max_depth;         // MARK nesting (default 4096)

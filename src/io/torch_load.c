@@ -6,12 +6,29 @@
 
 #include "io/pickle.h"
 
-static const char *const ALLOW[] = {
-    "collections.OrderedDict",   "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
-    "torch.FloatStorage",        "torch.DoubleStorage",             "torch.HalfStorage",
-    "torch.BFloat16Storage",     "torch.LongStorage",               "torch.IntStorage",
-    "torch.ShortStorage",        "torch.CharStorage",               "torch.ByteStorage",
-    "torch.BoolStorage",         NULL,
+// What REDUCE may call (io/pickle.h, inert-classes policy): the tensor rebuild functions and
+// constructors of plain containers and values. Classes used by NEWOBJ need no entry: they only
+// become placeholders. Nothing here can run code chosen by the file.
+const char *const TORCH_CALLABLES[] = {
+    "torch._utils._rebuild_tensor_v2",
+    "torch._utils._rebuild_parameter",
+    "torch._utils._rebuild_parameter_with_state",
+    "torch._tensor._rebuild_from_type_v2",
+    "collections.OrderedDict",
+    "builtins.set",
+    "builtins.frozenset",
+    "builtins.bytearray",
+    "builtins.complex",
+    "builtins.slice",
+    "_codecs.encode", // protocol 2 writes bytes as _codecs.encode(str, "latin1")
+    "torch.Size",
+    "torch.device",
+    "numpy.dtype",
+    "numpy.core.multiarray.scalar",
+    "numpy.core.multiarray._reconstruct",
+    "numpy._core.multiarray.scalar",
+    "numpy._core.multiarray._reconstruct",
+    NULL,
 };
 
 static const struct {
@@ -30,6 +47,7 @@ typedef struct {
     size_t plen;
     unsigned char *crc_done; // per zip entry
     char *err;
+    long visits; // left (whole-module walk)
 } Ctx;
 
 static int is_int(const PkObj *o) { return o && (o->kind == PK_INT || o->kind == PK_BOOL); }
@@ -71,19 +89,9 @@ static int resolve_storage(Ctx *c, const char *tname, const PkObj *pid, TorchTen
     return 0;
 }
 
-// _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, hooks[, metadata])
-// or _rebuild_parameter(tensor, requires_grad, hooks).
-static int read_tensor(Ctx *c, const char *tname, const PkObj *v, TorchTensor *t, int depth) {
+// The arguments of _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, hooks[, metadata]).
+static int read_tensor_v2(Ctx *c, const char *tname, const PkObj *a, TorchTensor *t) {
     const char *fn = c->f->path;
-    if (depth < 2 && pk_is_call_of(v, "torch._utils._rebuild_parameter")) {
-        const PkObj *a = v->call.args;
-        if (!a || a->kind != PK_TUPLE || a->seq.n < 1)
-            return errf(c->err, "%s: tensor '%s': bad _rebuild_parameter arguments", fn, tname);
-        return read_tensor(c, tname, a->seq.v[0], t, depth + 1);
-    }
-    if (!pk_is_call_of(v, "torch._utils._rebuild_tensor_v2"))
-        return errf(c->err, "%s: entry '%s' is a %s, not a tensor", fn, tname, v ? pk_kind_name(v->kind) : "null");
-    const PkObj *a = v->call.args;
     if (!a || a->kind != PK_TUPLE || a->seq.n < 4)
         return errf(c->err, "%s: tensor '%s': bad _rebuild_tensor_v2 arguments", fn, tname);
     const PkObj *st = a->seq.v[0], *off = a->seq.v[1], *size = a->seq.v[2], *stride = a->seq.v[3];
@@ -124,6 +132,219 @@ static int read_tensor(Ctx *c, const char *tname, const PkObj *v, TorchTensor *t
     return 0;
 }
 
+// A tensor value: _rebuild_tensor_v2(...), possibly inside _rebuild_parameter(tensor, requires_grad,
+// hooks), _rebuild_parameter_with_state(tensor, requires_grad, hooks, state) or
+// _rebuild_from_type_v2(_rebuild_tensor_v2, type, args, state) (a tensor with Python attributes).
+static int read_tensor(Ctx *c, const char *tname, const PkObj *v, TorchTensor *t, int depth) {
+    const char *fn = c->f->path;
+    if (depth < 2 && (pk_is_call_of(v, "torch._utils._rebuild_parameter") ||
+                      pk_is_call_of(v, "torch._utils._rebuild_parameter_with_state"))) {
+        const PkObj *a = v->call.args;
+        if (!a || a->kind != PK_TUPLE || a->seq.n < 1)
+            return errf(c->err, "%s: tensor '%s': bad _rebuild_parameter arguments", fn, tname);
+        return read_tensor(c, tname, a->seq.v[0], t, depth + 1);
+    }
+    if (pk_is_call_of(v, "torch._tensor._rebuild_from_type_v2")) {
+        const PkObj *a = v->call.args;
+        if (!a || a->kind != PK_TUPLE || a->seq.n < 3 || !pk_is_global(a->seq.v[0], "torch._utils._rebuild_tensor_v2"))
+            return errf(c->err, "%s: tensor '%s': _rebuild_from_type_v2 of something other than a tensor", fn, tname);
+        return read_tensor_v2(c, tname, a->seq.v[2], t);
+    }
+    if (!pk_is_call_of(v, "torch._utils._rebuild_tensor_v2"))
+        return errf(c->err, "%s: entry '%s' is a %s, not a tensor", fn, tname, v ? pk_kind_name(v->kind) : "null");
+    return read_tensor_v2(c, tname, v->call.args, t);
+}
+
+// ---- the whole-module walk
+
+static int add_tensor(Ctx *c, char *name, const PkObj *v) {
+    TorchFile *f = c->f;
+    if (f->n == f->cap_) {
+        f->cap_ = f->cap_ ? 2 * f->cap_ : 64;
+        f->t = xrealloc(f->t, (size_t)f->cap_ * sizeof(TorchTensor));
+    }
+    TorchTensor *t = &f->t[f->n];
+    memset(t, 0, sizeof(*t));
+    if (read_tensor(c, name, v, t, 0) != 0) {
+        free(name);
+        return -1;
+    }
+    t->name = name;
+    f->n++;
+    return 0;
+}
+
+static void add_attr(TorchFile *f, const char *prefix, const PkObj *key, const PkObj *v) {
+    if (key->s.len > 200 || !v || (v->kind != PK_BOOL && v->kind != PK_INT && v->kind != PK_FLOAT && v->kind != PK_STR))
+        return;
+    if (f->n_attr == f->cap_attr_) {
+        f->cap_attr_ = f->cap_attr_ ? 2 * f->cap_attr_ : 64;
+        f->attr = xrealloc(f->attr, (size_t)f->cap_attr_ * sizeof(TorchAttr));
+    }
+    TorchAttr *a = &f->attr[f->n_attr++];
+    size_t n = strlen(prefix) + key->s.len + 1;
+    a->name = xmalloc(n);
+    snprintf(a->name, n, "%s%.*s", prefix, (int)key->s.len, (const char *)key->s.p);
+    a->kind = v->kind;
+    a->num = v->kind == PK_FLOAT ? v->f : v->kind == PK_STR ? 0 : (double)v->i;
+    a->str = NULL;
+    if (v->kind == PK_STR) {
+        size_t k = v->s.len < 255 ? v->s.len : 255;
+        a->str = xmalloc(k + 1);
+        memcpy(a->str, v->s.p, k);
+        a->str[k] = 0;
+    }
+}
+
+// The instance state (__dict__) that BUILD gave a placeholder object (NEWOBJ of a class; protocol
+// 2 and later write every object so). BUILD may pass (dict, slots); NULL if not an object.
+static const PkObj *obj_state(const PkObj *o) {
+    if (!o || o->kind != PK_NEWOBJ) return NULL;
+    const PkObj *st = o->call.state;
+    if (st && st->kind == PK_TUPLE && st->seq.n == 2) st = st->seq.v[0];
+    return st && st->kind == PK_DICT ? st : NULL;
+}
+// pk_dict_get that charges the entries it scans to the walk's budget: memo references can make one
+// large dict be looked up many times. NULL once the budget is spent (the caller then fails).
+static const PkObj *sget(Ctx *c, const PkObj *d, const char *key) {
+    if (!d || d->kind != PK_DICT) return NULL;
+    c->visits -= (long)(d->seq.n / 2);
+    return c->visits < 0 ? NULL : pk_dict_get(d, key);
+}
+static int is_module(Ctx *c, const PkObj *o) {
+    const PkObj *st = obj_state(o);
+    return st && (sget(c, st, "_parameters") || sget(c, st, "_modules"));
+}
+// The items of a dict or an OrderedDict() (NULL = empty); -1 if o is neither.
+static int dict_items(const PkObj *o, const PkObj **items) {
+    *items = NULL;
+    if (o && o->kind == PK_DICT) *items = o;
+    else if (pk_is_call_of(o, "collections.OrderedDict") && (!o->call.args || !pk_is_seq(o->call.args) || o->call.args->seq.n == 0))
+        *items = o->call.dictitems;
+    else return -1;
+    return 0;
+}
+// Is the str `key` an element of `set` (a set literal, or builtins.set / frozenset of a list)?
+static int set_has(Ctx *c, const PkObj *set, const PkObj *key) {
+    if (set && (pk_is_call_of(set, "builtins.set") || pk_is_call_of(set, "builtins.frozenset")))
+        set = set->call.args && set->call.args->seq.n ? set->call.args->seq.v[0] : NULL;
+    if (!set || !(set->kind == PK_SET || pk_is_seq(set))) return 0;
+    c->visits -= (long)set->seq.n;
+    for (size_t i = 0; i < set->seq.n; i++) {
+        const PkObj *e = set->seq.v[i];
+        if (e && e->kind == PK_STR && e->s.len == key->s.len && !memcmp(e->s.p, key->s.p, key->s.len)) return 1;
+    }
+    return 0;
+}
+
+static int visit(Ctx *c) {
+    if (--c->visits < 0)
+        return errf(c->err, "%s: module tree too large (more than %ld modules, tensors and attributes; shared submodules?)",
+                    c->f->path, TORCH_MAX_VISITS);
+    return 0;
+}
+
+// A name part: a str of printable characters (names end up in one-line messages), at most 1024 bytes.
+static int key_ok(const PkObj *k) {
+    if (!k || k->kind != PK_STR || k->s.len > 1024) return 0;
+    for (size_t i = 0; i < k->s.len; i++)
+        if (k->s.p[i] < 0x20 || k->s.p[i] == 0x7f) return 0;
+    return 1;
+}
+
+// prefix + key as a new heap string, or NULL (error set) if the key is not a printable str.
+static char *join(Ctx *c, const char *prefix, const PkObj *key, const char *what) {
+    if (!key_ok(key)) {
+        errf(c->err, "%s: %s: a key under '%s' is not a short printable str", c->f->path, what, prefix);
+        return NULL;
+    }
+    if (strlen(prefix) + key->s.len > 4096) {
+        errf(c->err, "%s: a name longer than 4096 bytes under '%.64s...'", c->f->path, prefix);
+        return NULL;
+    }
+    size_t n = strlen(prefix) + key->s.len + 1;
+    char *s = xmalloc(n);
+    snprintf(s, n, "%s%.*s", prefix, (int)key->s.len, (const char *)key->s.p);
+    return s;
+}
+
+// Module.state_dict() of one module: parameters, persistent buffers, then the children.
+static int walk_module(Ctx *c, const PkObj *mod, const char *prefix, int depth) {
+    const char *fn = c->f->path;
+    if (depth > TORCH_MAX_DEPTH) return errf(c->err, "%s: modules nested deeper than %d levels", fn, TORCH_MAX_DEPTH);
+    const PkObj *st = obj_state(mod), *items;
+    static const char *const groups[2] = {"_parameters", "_buffers"};
+    const PkObj *nonpersistent = sget(c, st, "_non_persistent_buffers_set");
+    for (int g = 0; g < 2; g++) {
+        const PkObj *d = sget(c, st, groups[g]);
+        if (c->visits < 0) return visit(c);
+        if (!d) continue;
+        if (dict_items(d, &items) != 0)
+            return errf(c->err, "%s: module '%s': %s is a %s, not a dict", fn, prefix, groups[g], pk_kind_name(d->kind));
+        for (size_t i = 0; items && i + 1 < items->seq.n; i += 2) {
+            const PkObj *k = items->seq.v[i], *v = items->seq.v[i + 1];
+            if (visit(c)) return -1;
+            if (v->kind == PK_NONE || (g == 1 && set_has(c, nonpersistent, k))) continue;
+            char *name = join(c, prefix, k, groups[g]);
+            if (!name || add_tensor(c, name, v)) return -1;
+        }
+    }
+    // scalar attributes, and one level into plain objects (a BertConfig)
+    for (size_t i = 0; i + 1 < st->seq.n; i += 2) {
+        const PkObj *k = st->seq.v[i], *v = st->seq.v[i + 1], *ost = NULL;
+        if (visit(c)) return -1;
+        if (!key_ok(k)) continue;
+        add_attr(c->f, prefix, k, v);
+        int sub_module = is_module(c, v);
+        if (c->visits < 0) return visit(c);
+        if (!sub_module && (ost = obj_state(v)) != NULL) {
+            char sub[4400]; // prefix <= 4096 bytes (join), key <= 200 (add_attr)
+            snprintf(sub, sizeof(sub), "%s%.*s.", prefix, (int)(k->s.len < 200 ? k->s.len : 200), (const char *)k->s.p);
+            for (size_t j = 0; j + 1 < ost->seq.n; j += 2) {
+                if (visit(c)) return -1;
+                if (key_ok(ost->seq.v[j])) add_attr(c->f, sub, ost->seq.v[j], ost->seq.v[j + 1]);
+            }
+        }
+    }
+    const PkObj *m = sget(c, st, "_modules");
+    if (c->visits < 0) return visit(c);
+    if (!m) return 0;
+    if (dict_items(m, &items) != 0)
+        return errf(c->err, "%s: module '%s': _modules is a %s, not a dict", fn, prefix, pk_kind_name(m->kind));
+    for (size_t i = 0; items && i + 1 < items->seq.n; i += 2) {
+        const PkObj *k = items->seq.v[i], *v = items->seq.v[i + 1];
+        if (visit(c)) return -1;
+        if (v->kind == PK_NONE) continue;
+        char *name = join(c, prefix, k, "_modules");
+        if (!name) return -1;
+        if (!is_module(c, v)) {
+            if (c->visits < 0) visit(c);
+            else errf(c->err, "%s: submodule '%s' is a %s, not a module", fn, name, pk_kind_name(v->kind));
+            free(name);
+            return -1;
+        }
+        size_t n = strlen(name);
+        name = xrealloc(name, n + 2);
+        name[n] = '.', name[n + 1] = 0;
+        int rc = walk_module(c, v, name, depth + 1);
+        free(name);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+// A state_dict: every entry a tensor.
+static int read_state_dict(Ctx *c, const PkObj *items) {
+    for (size_t i = 0; items && i + 1 < items->seq.n; i += 2) {
+        const PkObj *k = items->seq.v[i], *v = items->seq.v[i + 1];
+        if (!key_ok(k)) return errf(c->err, "%s: state_dict key %zu is not a short printable string", c->f->path, i / 2);
+        if (add_tensor(c, pk_strdup(k), v)) return -1;
+    }
+    return 0;
+}
+
+int torch_is_zip(const uint8_t *data, size_t size) { return size >= 4 && !memcmp(data, "PK\x03\x04", 4); }
+
 int torch_parse(TorchFile *f, const uint8_t *buf, size_t size, const char *name, char *err) {
     memset(f, 0, sizeof(*f));
     f->path = xstrdup(name);
@@ -156,7 +377,7 @@ int torch_parse(TorchFile *f, const uint8_t *buf, size_t size, const char *name,
         return -1;
     }
     PickleOptions opt = {0};
-    opt.allow = ALLOW;
+    opt.callables = TORCH_CALLABLES;
     Pickle *pk = NULL;
     char pname[4200];
     snprintf(pname, sizeof(pname), "%s:%s", name, pkl->name);
@@ -165,36 +386,22 @@ int torch_parse(TorchFile *f, const uint8_t *buf, size_t size, const char *name,
         return -1;
     }
     const PkObj *root = pickle_root(pk), *items = NULL;
-    if (root && root->kind == PK_DICT) items = root;
-    else if (pk_is_call_of(root, "collections.OrderedDict")) {
-        items = root->call.dictitems; // NULL = empty
-        if (root->call.args && pk_is_seq(root->call.args) && root->call.args->seq.n != 0) items = NULL, root = NULL;
-    } else root = NULL;
-    if (!root) {
-        pickle_free(pk);
-        torch_close(f);
-        return errf(err, "%s: data.pkl does not hold a state_dict (a dict of tensors)", name);
-    }
-    size_t n = items ? items->seq.n / 2 : 0;
-    f->t = xcalloc(n ? n : 1, sizeof(TorchTensor));
-    Ctx c = {f, z, pkl->name, plen, xcalloc((size_t)(z->n ? z->n : 1), 1), err};
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        const PkObj *k = items->seq.v[2 * i], *v = items->seq.v[2 * i + 1];
-        char *kn = pk_strdup(k);
-        if (!kn || k->kind != PK_STR) {
-            free(kn);
-            rc = errf(err, "%s: state_dict key %zu is not a string", name, i);
-            break;
+    Ctx c = {f, z, pkl->name, plen, xcalloc((size_t)(z->n ? z->n : 1), 1), err, TORCH_MAX_VISITS};
+    int rc;
+    if (dict_items(root, &items) == 0) {
+        rc = read_state_dict(&c, items);
+    } else if (is_module(&c, root)) {
+        f->whole_module = 1;
+        const PkObj *cls = root->call.callee; // a NEWOBJ's callee is a global (io/pickle.h)
+        if (cls && cls->kind == PK_GLOBAL) {
+            size_t n = strlen(cls->g.module) + strlen(cls->g.name) + 2;
+            f->root_class = xmalloc(n);
+            snprintf(f->root_class, n, "%s.%s", cls->g.module, cls->g.name);
         }
-        TorchTensor *t = &f->t[f->n];
-        if (read_tensor(&c, kn, v, t, 0) != 0) {
-            free(kn);
-            rc = -1;
-            break;
-        }
-        t->name = kn;
-        f->n++;
+        rc = walk_module(&c, root, "", 0);
+    } else {
+        rc = errf(err, "%s: data.pkl holds neither a state_dict (a dict of tensors) nor a torch.nn.Module "
+                       "(an object with _parameters and _modules)", name);
     }
     free(c.crc_done);
     pickle_free(pk);
@@ -220,6 +427,9 @@ int torch_open(TorchFile *f, const char *path, char *err) {
 void torch_close(TorchFile *f) {
     for (int i = 0; i < f->n; i++) free(f->t[i].name);
     free(f->t);
+    for (int i = 0; i < f->n_attr; i++) free(f->attr[i].name), free(f->attr[i].str);
+    free(f->attr);
+    free(f->root_class);
     zip_free(&f->zip_);
     free(f->path);
     unmap_file(&f->mf_);
@@ -229,6 +439,12 @@ void torch_close(TorchFile *f) {
 const TorchTensor *torch_find(const TorchFile *f, const char *name) {
     for (int i = 0; i < f->n; i++)
         if (!strcmp(f->t[i].name, name)) return &f->t[i];
+    return NULL;
+}
+
+const TorchAttr *torch_attr(const TorchFile *f, const char *name) {
+    for (int i = 0; i < f->n_attr; i++)
+        if (!strcmp(f->attr[i].name, name)) return &f->attr[i];
     return NULL;
 }
 

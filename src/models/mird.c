@@ -137,7 +137,8 @@ int mird_create(Mird *m, const MirdConfig *cfg, int Bmax, int Tl, int Ta, int Tv
     in->grp[G_DEC][1] = ps->n;
     in->grp[G_MULT][0] = ps->n;
     bert_register(&in->bert_m, ps, &c->bert, "mult_encoder.model.");
-    wsa_register(&in->wsa, ps, "mult_encoder.model.WSA.", H, c->d_a, c->d_v, c->beta_shift, c->dropout_prob,
+    // the authors' BERTModel names its fusion attribute after the variant: WA for WA, WSA otherwise
+    wsa_register(&in->wsa, ps, c->fusion == MIRD_FUSION_WA ? "mult_encoder.model.WA." : "mult_encoder.model.WSA.", H, c->d_a, c->d_v, c->beta_shift, c->dropout_prob,
                  c->fusion == MIRD_FUSION_WA);
     lin_register(&in->mult_fc, ps, "mult_encoder.encoder.", H, zy);
     in->grp[G_MULT][1] = ps->n;

@@ -5,7 +5,7 @@
 //   m->params  the model: encoder_l.* (BERT: encoder_l.bert.*, encoder_l.encoder.*; or the LSTM text
 //              encoder: encoder_l.embedding.weight, encoder_l.lstm.{weight_ih,weight_hh,bias_ih,bias_hh},
 //              encoder_l.fc1.* as in the authors' TextLSTMEncoder), encoder_a.*, encoder_v.*
-//              (lstm.*, fc1.*), mult_encoder.model.* (BERT + WSA.*), mult_encoder.encoder.*,
+//              (lstm.*, fc1.*), mult_encoder.model.* (BERT + WSA.*, or WA.* for fusion WA), mult_encoder.encoder.*,
 //              decoder_{l,a,v}.{lstm,fc1}.*, zy_to_y_fc1.*, zy_to_y_fc2.*
 //   m->est     the six CLUB estimators club_{la,lv,av,yl,ya,yv}.p_{mu,logvar}.{0,2}.{weight,bias}
 // and the optimiser states m->opt (AdamW on params) and m->est_opt (Adam on est).
@@ -158,12 +158,55 @@ void mird_train_step(Mird *m, const MirdBatch *b, const MirdStepOpts *o, Rng *rn
 void mird_set_weight_decay(Mird *m, float wd);
 void mird_reset_optim(Mird *m);
 
-// Copy every model and estimator tensor from a safetensors file (names as above; F32, or any type
-// st_to_f32 converts; shapes must match). Tensors the file has but the model lacks are ignored;
-// a missing model tensor is an error unless allow_missing. Returns 0 or -1 with err.
-int mird_load_params(Mird *m, const char *path, int allow_missing, char *err);
-// Read the model configuration stored in a checkpoint's __metadata__ "mird.config"; a file without
-// it (e.g. a state_dict exported from the official code) gets the paper's default configuration.
+// ---- weight files. Each function below reads any of: a MIRD checkpoint (safetensors with
+// "mird.config"), a safetensors state_dict without configuration, or a torch.save zip holding the
+// official model's state_dict or the whole module (torch.save(model), as the authors' scripts save
+// it; read without executing anything, io/torch_load.h). Tensor names are the official state_dict
+// names; the fusion module's tensors are "mult_encoder.model.WSA.*", or "mult_encoder.model.WA.*"
+// for fusion WA (the authors' attribute follows the variant), and either spelling is accepted.
+
+// What a weight file held (filled by the functions below; any may be given NULL).
+typedef struct {
+    int torch;            // a torch.save zip
+    int whole_module;     // ... of a whole module (torch.save(model))
+    char root_class[160]; // its root object's class, e.g. "models.WSABERTReconMIM"
+    int n_tensors;        // tensors in the file
+    int has_config;       // a MIRD checkpoint's mird.config was used
+    int inferred;         // the configuration was inferred from the tensors (and module attributes)
+    int heads_assumed;    // ... with num_attention_heads = hidden / 64 (a state_dict does not record it)
+    int n_model, n_est;   // tensors loaded into the model / the six CLUB estimators
+    int alias;            // fusion tensors found under the other spelling (WA <-> WSA)
+    int n_ignored;        // tensors of the file the model does not have (e.g. position_ids buffers)
+    char ignored[3][PARAM_NAME_MAX]; // the first of them
+} MirdFileInfo;
+
+// 0 silences the one-line notes ("mird: note: ...") the functions below print on stderr (fuzzers).
+extern int mird_notes;
+
+// 1 if path starts like a torch.save file (zip, or the legacy pickle of PyTorch < 1.6).
+int mird_file_is_torch(const char *path);
+// torch_open (io/torch_load.h), with a clear refusal of the legacy format.
+typedef struct TorchFile TorchFile;
+int mird_torch_open(TorchFile *f, const char *path, char *err);
+
+// The model configuration of a weight file: a MIRD checkpoint's "mird.config"; otherwise inferred
+// from the tensor shapes (sizes, layers, fusion WSA / WA from the names, text encoder BERT / LSTM)
+// and, for a whole module, its attributes (the BertConfig object's heads / activation / eps /
+// dropouts, the fusion module's beta_shift, the Dropout modules' p); what neither says keeps the
+// paper's default. A state_dict does not record the BERT head count: hidden / 64 is assumed (every
+// BERT release) with a note on stderr, and a hidden size that is not a multiple of 64 is an error.
+// override (may be NULL): a JSON object whose keys replace the result's ("bert" key by key).
+int mird_config_of_file(MirdConfig *c, const char *path, const json_t *override, MirdFileInfo *info, char *err);
+// mird_config_of_file without override and info.
 int mird_config_from_checkpoint(MirdConfig *c, const char *path, char *err);
+
+// Copy every model tensor (and estimator tensor) of a weight file into m by name (F32, or any
+// floating type converted; shapes must match). Tensors the file has but the model lacks are ignored
+// (counted in info). A missing model tensor is always an error; a missing estimator tensor only
+// when !est_optional (then the estimators keep their current values). Fusion tensors found under
+// the other spelling (a WA model saved as ...WSA.*) load with a one-line note on stderr.
+int mird_load_file(Mird *m, const char *path, int est_optional, MirdFileInfo *info, char *err);
+// mird_load_file(m, path, allow_missing, NULL, err). Returns 0 or -1 with err.
+int mird_load_params(Mird *m, const char *path, int allow_missing, char *err);
 // Write a checkpoint: every model and estimator tensor plus the configuration in the metadata.
 int mird_save_params(const Mird *m, const char *path, char *err);

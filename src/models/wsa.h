@@ -1,5 +1,6 @@
 // wsa.h: the WSA fusion module of WSA-BERT (MIRD.md "Modules" 3; official names under
-// PREFIX = "mult_encoder.model.WSA."): W_v [H,d_v], W_a [H,d_a], W_v_ [H,d_v], W_a_ [H,d_a],
+// PREFIX = "mult_encoder.model.WSA.", or "mult_encoder.model.WA." for the WA variant as the
+// authors' attribute is named): W_v [H,d_v], W_a [H,d_a], W_v_ [H,d_v], W_a_ [H,d_a],
 // W_hv [H,d_v+H], W_ha [H,d_a+H] (each with a bias), LayerNorm [H] (eps 1e-5).
 // Per row b, with E [Tl,H] the BERT embedding output, X_A [Ta,d_a], X_V [Tv,d_v] the raw features:
 //   A' = W_a(X_A), P_A = att(E A'^T) over frames, A_al = P_A X_A     (att: sparsemax or softmax)

@@ -88,7 +88,14 @@ int model_init(Model *m, Rng *init, const RunConfig *c, char *err) {
         int lstm = m->mird.cfg.text_encoder == MIRD_TEXT_LSTM;
         if (hf_bert_import(c->bert, &m->mird.params, lstm ? both + 1 : both, lstm ? 1 : 2, err)) return -1;
     }
-    if (c->init[0] && mird_load_params(&m->mird, c->init, 0, err)) return -1;
+    if (c->init[0]) {
+        // a MIRD checkpoint, or the authors' saved model (which holds no CLUB estimators)
+        MirdFileInfo info;
+        if (mird_load_file(&m->mird, c->init, 1, &info, err)) return -1;
+        if (info.n_est < m->mird.est.n)
+            fprintf(stderr, "mird: note: %s holds %d of the %d CLUB estimator tensors; the others start from the "
+                            "seed's initialisation\n", c->init, info.n_est, m->mird.est.n);
+    }
     return 0;
 }
 
@@ -234,6 +241,7 @@ int model_create_like(Model *dst, const Model *src, int Bmax, int Tl, int Ta, in
 }
 
 int ckpt_data_shape(const char *path, int shape[5], char *err) {
+    if (mird_file_is_torch(path)) return 0; // the authors' files record no training data shape
     StFile f;
     if (st_open(&f, path, err)) return -1;
     const char *s = st_meta(&f, "mird.data_shape");
@@ -255,6 +263,7 @@ int ckpt_data_shape(const char *path, int shape[5], char *err) {
 }
 
 int ckpt_vocab(const char *path, char *out, size_t cap) {
+    if (mird_file_is_torch(path)) return 0;
     StFile f;
     char err[MIRD_ERRLEN];
     if (st_open(&f, path, err)) return 0;

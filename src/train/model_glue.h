@@ -65,14 +65,17 @@ int model_load_state(Model *m, const StFile *f, char *err);
 // Model and estimator parameters from a checkpoint (optimiser state untouched).
 int model_load_params(Model *m, const char *path, char *err);
 void model_free(Model *m);
-// Create a model from a checkpoint for evaluation (its stored configuration), sized for Bmax rows
-// and the given lengths, parameters loaded.
+// Create a model from a checkpoint for evaluation, sized for Bmax rows and the given lengths,
+// parameters loaded: any weight file of mird_load_file (a MIRD checkpoint with its stored
+// configuration, or a state_dict / whole module saved by the authors' code, configuration
+// inferred). Every model tensor must be present; absent CLUB estimators stay zero (unused here).
 int model_from_checkpoint(Model *m, const char *path, int Bmax, int Tl, int Ta, int Tv, char *err);
 // A model of src's configuration and parameters (model and estimators), sized for other batches:
 // Bmax rows of lengths Tl, Ta, Tv (the C API resizes with it, without rereading the checkpoint).
 int model_create_like(Model *dst, const Model *src, int Bmax, int Tl, int Ta, int Tv, char *err);
 // The data shape a training checkpoint was trained with (metadata "mird.data_shape"):
-// shape = {Tl, Ta, Tv, d_a, d_v}. Returns 1 when present, 0 when absent, -1 on a read error.
+// shape = {Tl, Ta, Tv, d_a, d_v}. Returns 1 when present, 0 when absent (always for torch.save
+// files), -1 on a read error.
 int ckpt_data_shape(const char *path, int shape[5], char *err);
 // The vocabulary file a training checkpoint's data was tokenized with (absolute path), if recorded
 // and still readable: 1 (out filled), else 0.

@@ -41,7 +41,8 @@ static const Opt OPTS[] = {
     {"weight-decay", T_DBL, F(weight_decay), NULL, "AdamW decoupled weight decay (0.01)", 0},
     {"club-steps", T_INT, F(club_steps), NULL, "estimator steps per model step (5)", 0},
     {"club-mode", T_CHOICE, F(club_mode), "once|official",
-     "official: a fresh train-mode forward before each estimator step (default); once: reuse the latents", 0},
+     "official (default): a fresh train-mode forward before each estimator step, as the authors' code; once: the latents "
+     "of one forward reused (exact only without dropout; mird bench's default)", 0},
     {"club-input", T_CHOICE, F(club_input), "raw|standardized",
      "what the CLUB estimators see: raw latents (the paper, default) or each latent standardised over the batch "
      "(then shrinking a latent cannot lower an estimate; docs/model.md)", 0},
