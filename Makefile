@@ -97,7 +97,7 @@ CFLAGS += -Iinclude
 P := build/pic
 all: $(B)/libmird.so $(B)/examples/predict
 tests: $(B)/libmird.so $(B)/examples/predict
-$(P)/obj/%.o: %.c
+$(P)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -fno-semantic-interposition -c $< -o $@
 $(B)/libmird.so: $(patsubst %.c,$(P)/obj/%.o,$(LIB_SRC)) src/api/libmird.map

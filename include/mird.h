@@ -50,7 +50,7 @@ extern "C" {
 #endif
 
 #define MIRD_API_VERSION_MAJOR 1
-#define MIRD_API_VERSION_MINOR 0
+#define MIRD_API_VERSION_MINOR 1
 #define MIRD_API_VERSION (MIRD_API_VERSION_MAJOR * 100 + MIRD_API_VERSION_MINOR)
 
 /* The library's API version (MIRD_API_VERSION it was built with): a program checks that
@@ -111,7 +111,10 @@ enum mird_key {
     MIRD_KEY_SIZE_ZV = 10,
     MIRD_KEY_VOCAB_SIZE = 11,   /* the model's vocabulary size (token ids must be below it) */
     MIRD_KEY_MAX_POSITIONS = 12, /* max_position_embeddings: the longest token sequence */
-    MIRD_KEY_HAS_VOCAB = 13     /* 1 when raw texts can be tokenised (a vocabulary was found) */
+    MIRD_KEY_HAS_VOCAB = 13,    /* 1 when raw texts can be tokenised (a vocabulary was found) */
+    MIRD_KEY_PRECISION = 14     /* matrix products of a call: 0 float32 (default), 1 bfloat16 inputs with
+                                   float32 accumulation (`--precision bf16`); settable, 1 only where the
+                                   CPU has bfloat16 instructions (else MIRD_ERR_ARG). Since 1.01 */
 };
 /* The value of a key; -1 for a NULL model or an unknown key. */
 long mird_model_get(const mird_model *model, int key);

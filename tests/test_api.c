@@ -18,6 +18,7 @@
 #endif
 
 #include "core/common.h"
+#include "core/matmul.h"
 #include "data/batch.h"
 #include "data/dataset.h"
 #include "data/synth.h"
@@ -220,6 +221,12 @@ static void test_versions_and_errors(void **state) {
     assert_non_null(strstr(e.message, "batch_size = 0"));
     assert_int_equal(mird_model_set(m, MIRD_KEY_MAX_LEN, 100000, &e), MIRD_ERR_ARG);
     assert_int_equal(mird_model_set(m, MIRD_KEY_THREADS, -1, &e), MIRD_ERR_ARG);
+    // precision: 0 by default; 1 where the CPU has bfloat16 products; nothing else
+    assert_int_equal(mird_model_get(m, MIRD_KEY_PRECISION), 0);
+    assert_int_equal(mird_model_set(m, MIRD_KEY_PRECISION, 2, &e), MIRD_ERR_ARG);
+    assert_int_equal(mird_model_set(m, MIRD_KEY_PRECISION, 1, &e), matmul_bf16_supported() ? MIRD_OK : MIRD_ERR_ARG);
+    assert_int_equal(mird_model_get(m, MIRD_KEY_PRECISION), matmul_bf16_supported());
+    assert_int_equal(mird_model_set(m, MIRD_KEY_PRECISION, 0, &e), MIRD_OK);
 
     // bad clips: nothing computed, the right code, one line
     float y[80];
@@ -424,10 +431,15 @@ static void test_environment_restored(void **state) {
     _mm_setcsr(csr);
 #endif
     assert_int_equal(mird_model_set(m, MIRD_KEY_THREADS, 1, &e), MIRD_OK);
+    if (matmul_bf16_supported()) // the model's bf16 setting applies to the call only
+        assert_int_equal(mird_model_set(m, MIRD_KEY_PRECISION, 1, &e), MIRD_OK);
     mird_clips c = text_clips();
     float *y = xmalloc(sizeof(float) * TEST->n);
     assert_int_equal(mird_predict(m, &c, y, NULL, NULL, NULL, NULL, &e), MIRD_OK);
     assert_int_equal(omp_get_max_threads(), 3);
+    assert_int_equal(matmul_precision(), MATMUL_FP32);
+    // this model's products are all under MATMUL_BF16_MIN_FLOPS: float32 whatever the setting
+    assert_int_equal(mird_model_set(m, MIRD_KEY_PRECISION, 0, &e), MIRD_OK);
 #if defined(__x86_64__)
     assert_int_equal(_mm_getcsr(), csr);
 #endif

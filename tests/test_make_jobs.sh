@@ -11,11 +11,13 @@ mkdir -p build
 S=$(mktemp -d build/make_jobs.XXXXXX)
 S=$(cd "$S" && pwd)
 trap 'rm -rf "$S"' EXIT
-mkdir -p "$S/scripts" "$S/fuzz" "$S/tests" "$S/tools" "$S/src/core" "$S/src/io" "$S/src/cli"
+mkdir -p "$S/scripts" "$S/fuzz" "$S/tests" "$S/tools" "$S/src/core" "$S/src/io" "$S/src/cli" "$S/src/api" \
+  "$S/include" "$S/examples"
 cp Makefile "$S/"
 cp fuzz/fuzz.mk "$S/fuzz/"
 for f in src/core/a.c src/core/b.c src/io/c.c src/io/d.c src/cli/main.c src/cli/cmd.c tests/test_x.c tests/test_y.c \
-  tests/testutil.c fuzz/fuzz_p.c fuzz/fuzz_q.c; do echo "int x_$RANDOM;" >"$S/$f"; done
+  tests/testutil.c fuzz/fuzz_p.c fuzz/fuzz_q.c examples/predict.c; do echo "int x_$RANDOM;" >"$S/$f"; done
+: >"$S/src/api/libmird.map"; : >"$S/include/mird.h" # the shared library's version script and header
 cat >"$S/scripts/deps.sh" <<'EOF'
 #!/usr/bin/env bash
 # fake: "installs" after a second; notes an overlap with another run

@@ -139,6 +139,10 @@ class Model:
                        doc="OpenMP threads of a call; 0 = OMP_NUM_THREADS / all cores")
     frames = property(lambda s: (s._get(_capi.KEY_FRAMES_A), s._get(_capi.KEY_FRAMES_V)),
                       doc="(acoustic, visual) frame counts clips are padded / truncated to; 0 = as given")
+    precision = property(lambda s: ("fp32", "bf16")[s._get(_capi.KEY_PRECISION)],
+                         lambda s, v: s._set(_capi.KEY_PRECISION, {"fp32": 0, "bf16": 1}.get(v, -1)),
+                         doc="matrix products: 'fp32' (default) or 'bf16' (bfloat16 inputs, float32 accumulation;"
+                             " where the CPU has bfloat16 instructions)")
     d_a = property(lambda s: s._get(_capi.KEY_D_A), doc="values per acoustic frame")
     d_v = property(lambda s: s._get(_capi.KEY_D_V), doc="values per visual frame")
     has_vocab = property(lambda s: bool(s._get(_capi.KEY_HAS_VOCAB)), doc="raw texts can be tokenised")

@@ -2,6 +2,7 @@
 // per-call environment (OpenMP thread count, flush-to-zero) set on entry and restored on return.
 #pragma once
 #include "core/common.h"
+#include "core/matmul.h"
 #include "../../include/mird.h" // the public header (relative: every build of src/ finds it)
 
 _Static_assert(MIRD_MESSAGE_LEN == MIRD_ERRLEN, "mird_error.message holds one internal error message");
@@ -17,6 +18,9 @@ int api_fail(mird_error *e, int code, const char *fmt, ...) __attribute__((forma
 typedef struct {
     int threads;
     unsigned csr;
+    MatmulPrecision precision;
 } ApiEnv;
-void api_enter(ApiEnv *env, int threads);
+// Saves the caller's OpenMP threads, floating-point mode and matmul precision, then sets threads
+// (0 = keep) and precision for the call; api_leave restores them.
+void api_enter(ApiEnv *env, int threads, MatmulPrecision precision);
 void api_leave(const ApiEnv *env);

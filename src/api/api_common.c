@@ -40,14 +40,17 @@ int api_fail(mird_error *e, int code, const char *fmt, ...) {
     return code;
 }
 
-void api_enter(ApiEnv *env, int threads) {
+void api_enter(ApiEnv *env, int threads, MatmulPrecision precision) {
     env->threads = omp_get_max_threads();
     env->csr = csr_get();
+    env->precision = matmul_precision();
     if (threads > 0) omp_set_num_threads(threads);
     fp_flush_denormals();
+    matmul_set_precision(precision);
 }
 
 void api_leave(const ApiEnv *env) {
     omp_set_num_threads(env->threads);
     csr_set(env->csr);
+    matmul_set_precision(env->precision);
 }

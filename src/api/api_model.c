@@ -18,7 +18,7 @@ struct mird_model {
     Tokenizer *tok;            // NULL without a vocabulary
     int max_len;               // word pieces per raw text
     int frames_a, frames_v;    // frame counts clips are padded / truncated to; 0 = as given
-    int batch_size, threads;
+    int batch_size, threads, precision; // precision: MIRD_KEY_PRECISION (0 fp32, 1 bf16)
     Model *m;                  // sized for batch_size rows and the lengths of the last call
     Batch b;                   // batch buffers of the same size
     int32_t *ids, *mask, *types; // [batch_size, Tl] token ids of one batch of clips
@@ -91,7 +91,7 @@ int mird_model_open(mird_model **out, const char *ckpt, const char *vocab, mird_
     if (vp && tokenizer_load(&h->tok, vp, err)) rc = api_fail(e, MIRD_ERR_FILE, "%s", err);
     if (!rc) {
         ApiEnv env;
-        api_enter(&env, 0);
+        api_enter(&env, 0, MATMUL_FP32);
         h->m = xcalloc(1, sizeof *h->m);
         if (model_from_checkpoint(h->m, ckpt, h->batch_size, h->max_len, h->frames_a ? h->frames_a : 1,
                                   h->frames_v ? h->frames_v : 1, err))
@@ -124,6 +124,7 @@ long mird_model_get(const mird_model *h, int key) {
     case MIRD_KEY_VOCAB_SIZE: return c->bert.vocab_size;
     case MIRD_KEY_MAX_POSITIONS: return c->bert.max_position_embeddings;
     case MIRD_KEY_HAS_VOCAB: return h->tok != NULL;
+    case MIRD_KEY_PRECISION: return h->precision;
     }
     return -1;
 }
@@ -140,6 +141,12 @@ int mird_model_set(mird_model *h, int key, long v, mird_error *e) {
     case MIRD_KEY_FRAMES_V: dst = &h->frames_v, hi = 1 << 24, name = "frames_v"; break;
     case MIRD_KEY_BATCH_SIZE: dst = &h->batch_size, lo = 1, hi = 65536, name = "batch_size"; break;
     case MIRD_KEY_THREADS: dst = &h->threads, hi = 4096, name = "threads"; break;
+    case MIRD_KEY_PRECISION:
+        dst = &h->precision, hi = 1, name = "precision";
+        if (v == 1 && !matmul_bf16_supported())
+            return api_fail(e, MIRD_ERR_ARG, "mird_model_set: precision 1 (bf16): this CPU or build has no bfloat16 "
+                                             "matrix products");
+        break;
     default: return api_fail(e, MIRD_ERR_ARG, "mird_model_set: key %d is unknown or read-only", key);
     }
     if (v < lo || v > hi) return api_fail(e, MIRD_ERR_ARG, "mird_model_set: %s = %ld is outside [%ld, %ld]", name, v, lo, hi);
@@ -268,7 +275,7 @@ int mird_predict(mird_model *h, const mird_clips *c, float *scores, float *zy, f
     const int Tv = h->frames_v ? h->frames_v : c->video ? c->tv : 1;
     char err[MIRD_ERRLEN];
     ApiEnv env;
-    api_enter(&env, h->threads);
+    api_enter(&env, h->threads, h->precision ? MATMUL_BF16 : MATMUL_FP32);
     if (ensure_shape(h, Tl, Ta, Tv, err)) rc = api_fail(e, MIRD_ERR_ARG, "%s", err);
     const Mird *md = &h->m->mird;
     float *const out[4] = {zy, zl, za, zv};

@@ -51,7 +51,7 @@ int mird_train(const char *config_json, const mird_train_callbacks *cb, char **s
         Hook hk = {cb};
         TrainHooks hooks = {cb && cb->on_epoch ? on_epoch : NULL, cb && cb->on_warning ? on_warning : NULL, &hk};
         ApiEnv env;
-        api_enter(&env, 0); // train_run sets the run's thread count ("threads"); restored on return
+        api_enter(&env, 0, MATMUL_FP32); // train_run sets the run's threads and precision; restored on return
         int t = train_run_hooked(c, &hooks, err);
         api_leave(&env);
         if (t == TRAIN_STOPPED)

@@ -35,7 +35,9 @@
 // weight gradient over 7200 rows, whose pieces each re-read the whole right-hand operand.)
 #define MATMUL_PAR_MIN_FLOPS 5e7
 
-static MatmulPrecision g_precision = MATMUL_FP32;
+// The calling thread's precision: the bf16 path is taken only outside parallel regions, so the
+// thread that starts a product decides (two API handles on two threads may differ).
+static _Thread_local MatmulPrecision g_precision = MATMUL_FP32;
 
 static void gemm_blas(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                       const float *B, int ldb, float beta, float *C, int ldc);

@@ -22,9 +22,9 @@ typedef enum { MATMUL_FP32 = 0, MATMUL_BF16 = 1 } MatmulPrecision;
 // Whether this build and CPU can multiply in bfloat16 (oneDNN backend on a CPU with the
 // avx512_core_bf16 or AMX instructions).
 int matmul_bf16_supported(void);
-// Process-wide precision of the following products (like OpenMP's thread count, a setting of the
-// process, not of a thread). Returns the precision in effect: MATMUL_FP32 when BF16 is asked for
-// but not supported. Not to be changed while another thread multiplies.
+// Precision of the following products started by the calling thread (OpenMP workers inside a
+// product follow it). Returns the precision in effect: MATMUL_FP32 when BF16 is asked for but not
+// supported.
 MatmulPrecision matmul_set_precision(MatmulPrecision p);
 MatmulPrecision matmul_precision(void);
 // "fp32" / "bf16" <-> enum (parse returns -1 for anything else).

@@ -160,6 +160,10 @@ class Predict(unittest.TestCase):
         with self.assertRaises(mird.MirdError) as cm:
             m.batch_size = 0
         self.assertEqual(str(cm.exception), "mird_model_set: batch_size = 0 is outside [1, 65536]")
+        self.assertEqual(m.precision, "fp32")
+        with self.assertRaises(mird.MirdError):
+            m.precision = "fp16"
+        self.assertEqual(m.precision, "fp32")
 
     def test_distinct_models_in_threads(self):
         s = DATA["test"]
