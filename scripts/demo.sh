@@ -14,7 +14,9 @@
 # Environment: DEMO_DIR (default build/demo), DEMO_EPOCHS (default 20), DEMO_THREADS (default: all
 # cores), DEMO_SEEDS (default 0; e.g. 0,1,2 adds mean +- std over seeds), DEMO_COMPARE (1: also
 # train the same runs without the MI term, --ablation no-mi, and print both runs' leakage measures
-# and post-hoc CLUB estimates side by side, mean over the seeds; doubles step 2's time).
+# and post-hoc CLUB estimates side by side, mean over the seeds; doubles step 2's time), DEMO_PRECISION
+# (fp32, default, or bf16: the training's matrix products on bfloat16 inputs; with
+# MIRD_BF16_MIN_FLOPS=0 also the demo model's small ones, see docs/performance.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIRD=build/mird
@@ -22,6 +24,7 @@ DIR=${DEMO_DIR:-build/demo}
 EPOCHS=${DEMO_EPOCHS:-20}
 THREADS=${DEMO_THREADS:-$(nproc)}
 SEEDS=${DEMO_SEEDS:-0}
+PRECISION=${DEMO_PRECISION:-fp32}
 first=${SEEDS%%,*}
 start=$(date +%s)
 
@@ -32,9 +35,9 @@ echo "== 1/3 synthetic benchmark -> $DIR/data"
 
 train=(--data "$DIR/data/data.pkl" --model "$DIR/data/model.json" --vocab "$DIR/data/vocab.txt" --max-len 32
        --unlabeled "$DIR/data/unlabeled.pkl" --batch-size 32 --split-rate 2 --epochs "$EPOCHS" --lr 1e-3
-       --mi-lr 1e-3 --club-mode once --dump-latents --threads "$THREADS" --seeds "$SEEDS")
+       --mi-lr 1e-3 --club-mode once --dump-latents --threads "$THREADS" --seeds "$SEEDS" --precision "$PRECISION")
 echo
-echo "== 2/3 MIRD with unlabeled clips ($EPOCHS epochs, seeds $SEEDS, $THREADS threads) -> $DIR/run"
+echo "== 2/3 MIRD with unlabeled clips ($EPOCHS epochs, seeds $SEEDS, $THREADS threads, $PRECISION) -> $DIR/run"
 "$MIRD" train "${train[@]}" --out "$DIR/run" --reference "$DIR/data/oracle.json"
 
 echo "== 3/3 disentanglement of the test latents (ridge R^2, latent x planted factor group)"

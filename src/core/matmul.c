@@ -44,6 +44,19 @@ static void gemm_blas(int transA, int transB, int M, int N, int K, float alpha, 
 static int gemm_primitive(int bf16, int transA, int transB, int M, int N, int K, float alpha, const float *A,
                           int lda, const float *B, int ldb, float beta, float *C, int ldc, const float *bias);
 
+static double g_bf16_min = MATMUL_BF16_MIN_FLOPS;
+static void read_bf16_min(void) {
+    const char *s = getenv("MIRD_BF16_MIN_FLOPS");
+    char *e;
+    double v = s ? strtod(s, &e) : 0;
+    if (s && e != s && !*e && v >= 0) g_bf16_min = v;
+}
+static double bf16_min_flops(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, read_bf16_min);
+    return g_bf16_min;
+}
+
 // C[r, :] += bias for every row.
 static void add_bias_rows(float *C, int ldc, int M, int N, const float *bias) {
 #pragma omp parallel for if ((long)M * N > 65536 && !omp_in_parallel()) schedule(static)
@@ -61,7 +74,7 @@ void matmul_bias(int transA, int transB, int M, int N, int K, float alpha, const
     if (timer_on_ && flops > 0) timer_count_flops(flops); // profiling only (mird bench)
     int serial = omp_in_parallel();
     if (K > 0 && !serial) {
-        int bf16 = g_precision == MATMUL_BF16 && flops >= MATMUL_BF16_MIN_FLOPS;
+        int bf16 = g_precision == MATMUL_BF16 && flops >= bf16_min_flops();
         int fwd_shape = !transA && transB && flops >= MATMUL_PAR_MIN_FLOPS;
         if ((bf16 || fwd_shape) &&
             !gemm_primitive(bf16, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias))

@@ -32,7 +32,10 @@ const char *matmul_precision_name(MatmulPrecision p);
 int matmul_precision_parse(const char *s, MatmulPrecision *p);
 
 // Products below this many FLOPs (2 M N K) run in float32 whatever the precision: converting their
-// inputs costs more than bfloat16 saves (the LSTM steps, the attention heads).
+// inputs costs more than bfloat16 saves (the LSTM steps). Products started inside an OpenMP parallel
+// region (the attention heads) stay float32 too. The environment variable MIRD_BF16_MIN_FLOPS
+// (read once) overrides the threshold, e.g. 0 to put every product outside a parallel region in
+// bfloat16: how the small demo model checks bfloat16's effect on training (docs/performance.md).
 #define MATMUL_BF16_MIN_FLOPS 5e7
 
 // The backend's own float32 GEMM with no dispatch, threading rule or profiling (dnnl_sgemm, or
