@@ -9,7 +9,7 @@
 # prints the ratios, the peak memory of each and the GEMM probe (matmul vs dnnl_sgemm).
 # Both programs run with the same OpenMP settings: OMP_NUM_THREADS=2 and OMP_WAIT_POLICY=PASSIVE
 # (waiting threads sleep instead of spinning, which matters on cores shared with other work).
-# Takes about 10 minutes on a loaded 2-core machine. docs/performance.md has the results.
+# Takes about 20 minutes on a quiet 2-core machine (--paper-batch: about 15 more). docs/performance.md has the results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS=${THREADS:-2}

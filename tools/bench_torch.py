@@ -10,22 +10,27 @@ on the model, then K = 5 Adam steps on the estimators. Estimator modes:
             `mird train` defaults to official).
 
 Modes:
-  bench_torch.py case DIR --size small|paper [--B 24] [--B-l 8] [--seed 1]
+  bench_torch.py case DIR --size small|paper|paper12 [--B 24] [--B-l 8] [--seed 1]
       Writes DIR/ckpt.safetensors (config in the metadata) and DIR/batch.safetensors.
       small: 2 BERT layers, hidden 128 (2 heads, intermediate 512); paper: ONE BERT layer of
-      bert-base width (hidden 768, 12 heads, intermediate 3072). Both: vocabulary 30522,
-      Tl 50, Ta 400 (d_a 33), Tv 55 (d_v 709), latents 64, batch B rows of which B_l labeled.
+      bert-base width (hidden 768, 12 heads, intermediate 3072); paper12: the paper's model, 12
+      layers of bert-base (226.6 M parameters). All: vocabulary 30522, Tl 50, Ta 400 (d_a 33),
+      Tv 55 (d_v 709), latents 64, batch B rows of which B_l labeled (the paper: 48 + 96).
   bench_torch.py torch --checkpoint CKPT --batch BATCH [--steps N] [--club-mode official|once]
                        [--threads 2] [--json]
       Times N PyTorch training steps after one untimed warm-up step; prints, as its last line, one
       JSON object with the same keys as `mird bench` (step_seconds_median, step_seconds_min,
       peak_rss_bytes, step_peak_rss_bytes, club_mode) plus a coarse stage split.
-  bench_torch.py run [--mird build/mird] [--threads 2] [--sizes small,paper] [--rounds 2] ...
+  bench_torch.py run [--mird build/mird] [--threads 2] [--sizes small,paper,paper12] [--rounds 2]
+                     [--paper-batch] [--precision fp32|bf16] ...
       The whole comparison (scripts/bench.sh calls it): builds the cases in a temporary folder,
       then for each size runs `mird bench` (once, official) and PyTorch (official, once) as
       separate processes, interleaved over several rounds so that load from other processes on the
       machine hits both alike, and prints the ratios of the per-process median step times (the
-      minimum of those medians over the rounds), the peak memory ratios, and the GEMM probe.
+      minimum of those medians over the rounds), the peak memory ratios, mird's GEMM work per
+      step, its rate as a fraction of dnnl_sgemm's measured in the same process (`mird bench`),
+      the projected CMU-MOSI epoch and 100 epochs, and the GEMM probe. --paper-batch adds the
+      12-layer model at the paper's batch of 48 + 96 rows (one round, one timed step each).
 """
 import argparse
 import json
@@ -214,93 +219,105 @@ def gemm_probe(a):
     return p.stdout
 
 
+def case_list(a):
+    """(size, B, B_l, programs) of every case: each size at --B / --B-l with all four processes, and
+    with --paper-batch the 12-layer model at the paper's batch (48 + 96): mird in both modes and
+    PyTorch once (its official step differs only by 5 no-gradient re-forwards: same peak memory)."""
+    cases = [(size, a.B, a.B_l, ("mird_once", "torch_official", "mird_official", "torch_once"))
+             for size in a.sizes.split(",") if size]
+    if a.paper_batch:
+        cases.append(("paper12", 144, 48, ("mird_once", "torch_once", "mird_official")))
+    return cases
+
+
 def run_all(a):
     t_start = time.time()
     work = a.workdir or tempfile.mkdtemp(prefix="mird-bench-")
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), MKL_NUM_THREADS=str(a.threads))
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # the same OpenMP settings for both programs
-    sizes = a.sizes.split(",")
     print("mird vs PyTorch: one MIRD training step (dropout on, AdamW + K = 5 estimator steps)")
-    print("threads %d, batch %d rows (%d labeled + %d unlabeled), Tl %d, Ta %d x %d, Tv %d x %d, V %d; work dir %s" %
-          (a.threads, a.B, a.B_l, a.B - a.B_l, SHAPE["Tl"], SHAPE["Ta"], SHAPE["d_a"], SHAPE["Tv"], SHAPE["d_v"],
-           SHAPE["V"], work))
+    print("threads %d, Tl %d, Ta %d x %d, Tv %d x %d, V %d; work dir %s" %
+          (a.threads, SHAPE["Tl"], SHAPE["Ta"], SHAPE["d_a"], SHAPE["Tv"], SHAPE["d_v"], SHAPE["V"], work))
     sys.stdout.flush()
-    results = {}
-    for size in sizes:
-        d = os.path.join(work, size)
+    results = []
+    for size, B, B_l, progs in case_list(a):
+        name = "%s B%d" % (size, B)
+        d = os.path.join(work, "%s_B%d_%d" % (size, B, B_l))
         if not os.path.exists(os.path.join(d, "batch.safetensors")):
-            make_case(d, size, a.B, a.B_l, a.seed)
+            make_case(d, size, B, B_l, a.seed)
         ck, bt = os.path.join(d, "ckpt.safetensors"), os.path.join(d, "batch.safetensors")
-        steps_m = a.mird_steps
-        steps_t = a.torch_steps
-        runs = {"mird_once": [], "mird_official": [], "torch_official": [], "torch_once": []}
-        cmds = {
-            "mird_once": [a.mird, "bench", "--checkpoint", ck, "--batch", bt, "--steps", str(steps_m),
-                          "--club-mode", "once", "--threads", str(a.threads), "--json"],
-            "mird_official": [a.mird, "bench", "--checkpoint", ck, "--batch", bt, "--steps", str(steps_m),
-                              "--club-mode", "official", "--threads", str(a.threads), "--json"],
-            "torch_official": [sys.executable, os.path.abspath(__file__), "torch", "--checkpoint", ck, "--batch", bt,
-                               "--steps", str(steps_t), "--club-mode", "official", "--threads", str(a.threads),
-                               "--json"],
-            "torch_once": [sys.executable, os.path.abspath(__file__), "torch", "--checkpoint", ck, "--batch", bt,
-                           "--steps", str(steps_t), "--club-mode", "once", "--threads", str(a.threads), "--json"],
-        }
-        order = ["mird_once", "torch_official", "mird_official", "torch_once"]
-        for r in range(a.rounds):
-            seq = order if r % 2 == 0 else order[::-1]
-            for k in seq:
+        big = B > 48  # the paper's batch: fewer steps and rounds (minutes per step)
+        steps_m, steps_t, rounds = (1, 1, 1) if big else (a.mird_steps, a.torch_steps, a.rounds)
+        cmds = {}
+        for mode in ("once", "official"):
+            cmds["mird_" + mode] = [a.mird, "bench", "--checkpoint", ck, "--batch", bt, "--steps", str(steps_m),
+                                    "--club-mode", mode, "--threads", str(a.threads), "--probe-reps", "3",
+                                    "--precision", a.precision, "--json"]
+            cmds["torch_" + mode] = [sys.executable, os.path.abspath(__file__), "torch", "--checkpoint", ck, "--batch",
+                                     bt, "--steps", str(steps_t), "--club-mode", mode, "--threads", str(a.threads),
+                                     "--json"]
+        runs = {k: [] for k in progs}
+        for r in range(rounds):
+            for k in (progs if r % 2 == 0 else progs[::-1]):
                 res = run_proc(cmds[k], env)
                 runs[k].append(res)
-                print("  %-6s round %d %-15s median %8.4f s  min %8.4f s  peak RSS %7.1f MiB  (process %.0f s)" %
-                      (size, r + 1, k, res["step_seconds_median"], res["step_seconds_min"],
+                print("  %-14s round %d %-15s median %8.4f s  min %8.4f s  peak RSS %7.1f MiB  (process %.0f s)" %
+                      (name, r + 1, k, res["step_seconds_median"], res["step_seconds_min"],
                        res["peak_rss_bytes"] / 2 ** 20, res["_wall"]))
                 sys.stdout.flush()
-        results[size] = runs
+        results.append((name, B, B_l, runs))
     print()
-    print("Ratios (PyTorch time / mird time; per process the median step, then the best process of %d rounds;"
-          " the second figure pairs the per-round medians and takes their median):" % a.rounds)
+    print("Ratios (PyTorch time / mird time; per process the median step, then the best process of its rounds;"
+          " 'paired' pairs the per-round medians and takes their median). mird precision: %s" % a.precision)
     summary = {}
-    for size, runs in results.items():
+    for name, B, B_l, runs in results:
         best = {k: min(x["step_seconds_median"] for x in v) for k, v in runs.items()}
-        paired = {}
-        for num, den in (("torch_official", "mird_official"), ("torch_official", "mird_once"),
-                         ("torch_once", "mird_once")):
-            paired[(num, den)] = statistics.median(
-                runs[num][i]["step_seconds_median"] / runs[den][i]["step_seconds_median"] for i in range(a.rounds))
         mem = {k: max(x["peak_rss_bytes"] for x in v) for k, v in runs.items()}
         smem = {k: max(x["step_peak_rss_bytes"] for x in v) for k, v in runs.items()}
-        print("[%s] step seconds (best median): mird once %.4f, mird official %.4f, torch official %.4f, "
-              "torch once %.4f" % (size, best["mird_once"], best["mird_official"], best["torch_official"],
-                                   best["torch_once"]))
-        r1 = best["torch_official"] / best["mird_official"]
-        r2 = best["torch_official"] / best["mird_once"]
-        r3 = best["torch_once"] / best["mird_once"]
-        print("[%s] official mode:  torch official / mird official = %5.2fx (paired %5.2fx)   target >= 2x  %s" %
-              (size, r1, paired[("torch_official", "mird_official")], "OK" if r1 >= 2 else "MISSED"))
-        print("[%s] once mode:      torch official / mird once     = %5.2fx (paired %5.2fx)   target >= 5x  %s" %
-              (size, r2, paired[("torch_official", "mird_once")], "OK" if r2 >= 5 else "MISSED"))
-        print("[%s] same procedure: torch once / mird once         = %5.2fx (paired %5.2fx)" %
-              (size, r3, paired[("torch_once", "mird_once")]))
-        print("[%s] peak RSS (whole process): mird %.1f MiB (official %.1f), torch %.1f MiB (official %.1f): "
-              "mird / torch = %.2f   target <= 1  %s" %
-              (size, mem["mird_once"] / 2 ** 20, mem["mird_official"] / 2 ** 20, mem["torch_once"] / 2 ** 20,
-               mem["torch_official"] / 2 ** 20,
-               max(mem["mird_once"], mem["mird_official"]) / min(mem["torch_once"], mem["torch_official"]),
-               "OK" if max(mem["mird_once"], mem["mird_official"]) <= min(mem["torch_once"],
-                                                                           mem["torch_official"]) else "MISSED"))
-        print("[%s] peak RSS during the steps only: mird %.1f MiB, torch %.1f MiB" %
-              (size, max(smem["mird_once"], smem["mird_official"]) / 2 ** 20,
-               max(smem["torch_once"], smem["torch_official"]) / 2 ** 20))
-        stages = runs["mird_once"][0].get("stages", {})
-        if stages:
-            print("[%s] mird once, stage split of round 1 (s/step, GEMM GFLOP/s):" % size)
-            for name, s in stages.items():
-                print("      %-22s %8.4f s %8.1f GFLOP/s" % (name, s["seconds"], s.get("gflops", 0.0)))
-        tst = runs["torch_official"][0].get("stages", {})
-        print("[%s] torch official, split of round 1: %s" % (size, ", ".join(
-            "%s %.3f s" % (k, v["seconds"]) for k, v in tst.items())))
-        summary[size] = {"ratio_official": r1, "ratio_default": r2, "ratio_same": r3,
-                         "best_median_seconds": best, "peak_rss_bytes": mem}
+        print("[%s] %d rows (%d labeled): step seconds (best median): %s" %
+              (name, B, B_l, ", ".join("%s %.3f" % (k.replace("_", " "), v) for k, v in best.items())))
+        out = {"best_median_seconds": best, "peak_rss_bytes": mem, "B": B, "B_l": B_l}
+        for num, den, label, target in (("torch_official", "mird_official", "official mode:  torch official / mird official", 2),
+                                        ("torch_official", "mird_once", "default mode:   torch official / mird once    ", 5),
+                                        ("torch_once", "mird_once", "same procedure: torch once / mird once        ", None)):
+            if num not in runs or den not in runs:
+                continue
+            r = best[num] / best[den]
+            n = min(len(runs[num]), len(runs[den]))
+            paired = statistics.median(runs[num][i]["step_seconds_median"] / runs[den][i]["step_seconds_median"]
+                                       for i in range(n))
+            print("[%s] %s = %5.2fx (paired %5.2fx)%s" % (name, label, r, paired,
+                  "" if target is None else "   target >= %dx  %s" % (target, "OK" if r >= target else "MISSED")))
+            out["ratio_%s_%s" % (num, den)] = r
+        mird_mem = max(v for k, v in mem.items() if k.startswith("mird"))
+        torch_mem = min(v for k, v in mem.items() if k.startswith("torch"))
+        print("[%s] peak RSS (whole process): %s; mird / torch = %.2f   target <= 1  %s" %
+              (name, ", ".join("%s %.0f MiB" % (k.replace("_", " "), v / 2 ** 20) for k, v in mem.items()),
+               mird_mem / torch_mem, "OK" if mird_mem <= torch_mem else "MISSED"))
+        print("[%s] peak RSS during the steps only: mird %.0f MiB, torch %.0f MiB" %
+              (name, max(v for k, v in smem.items() if k.startswith("mird")) / 2 ** 20,
+               max(v for k, v in smem.items() if k.startswith("torch")) / 2 ** 20))
+        for mode in ("once", "official"):
+            js = [x for x in runs.get("mird_" + mode, [])]
+            if not js:
+                continue
+            j = min(js, key=lambda x: x["step_seconds_median"])
+            print("[%s] mird %-8s GEMM work %7.1f GFLOP/step (padded count; %.1f executed), %6.1f GFLOP/s = %.3f of "
+                  "dnnl_sgemm's %.1f in the same process; epoch of %d clips %.1f min, %d epochs %.1f h" %
+                  (name, mode, j["gflop_per_step_reference"], j["gflop_per_step"], j["gflops_achieved"],
+                   j.get("gemm_fraction", float("nan")), j.get("gemm_probe_gflops", float("nan")), j["epoch_clips"],
+                   j["epoch_seconds_projected"] / 60, j["epochs"], j["run_hours_projected"]))
+            out["mird_" + mode] = {k: j[k] for k in ("gflop_per_step_reference", "gflop_per_step", "gflops_achieved",
+                                                     "gemm_fraction", "gemm_probe_gflops", "epoch_seconds_projected",
+                                                     "run_hours_projected", "step_cpu_seconds_median") if k in j}
+        if "mird_once" in runs and runs["mird_once"][0].get("stages"):
+            print("[%s] mird once, stage split of round 1 (s/step, GEMM GFLOP/s):" % name)
+            for st, v in runs["mird_once"][0]["stages"].items():
+                print("      %-28s %8.4f s %8.1f GFLOP/s" % (st, v["seconds"], v.get("gflops", 0.0)))
+        if "torch_official" in runs:
+            print("[%s] torch official, split of round 1: %s" % (name, ", ".join(
+                "%s %.3f s" % (k, v["seconds"]) for k, v in runs["torch_official"][0].get("stages", {}).items())))
+        summary[name] = out
     probe = gemm_probe(a)
     if probe:
         print()
@@ -308,7 +325,7 @@ def run_all(a):
         print(probe.rstrip())
     print()
     print("total benchmark wall time %.0f s" % (time.time() - t_start))
-    print(json.dumps({"summary": summary, "threads": a.threads, "B": a.B, "B_l": a.B_l}))
+    print(json.dumps({"summary": summary, "threads": a.threads, "precision": a.precision}))
     if not a.workdir and not a.keep:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -333,7 +350,10 @@ def main():
     r = sub.add_parser("run")
     r.add_argument("--mird", default="build/mird")
     r.add_argument("--threads", type=int, default=2)
-    r.add_argument("--sizes", default="small,paper")
+    r.add_argument("--sizes", default="small,paper,paper12")
+    r.add_argument("--paper-batch", action="store_true",
+                   help="also the 12-layer model at the paper's batch, 48 + 96 rows (mird both modes, PyTorch once)")
+    r.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="mird's --precision")
     r.add_argument("--rounds", type=int, default=2)
     r.add_argument("--B", type=int, default=24)
     r.add_argument("--B-l", type=int, default=8)

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <omp.h>
 #include <string.h>
 
 #include "common.h"
@@ -63,8 +64,17 @@ static const ParamInfo *must_find(const ParamSet *ps, const char *name) {
 float *params_data(const ParamSet *ps, const char *name) { return ps->data + must_find(ps, name)->offset; }
 float *params_grad(const ParamSet *ps, const char *name) { return ps->grad + must_find(ps, name)->offset; }
 
+// Each thread clears a contiguous share (one core's stores do not saturate the memory bus: 226 M
+// gradients at paper size).
 void params_zero_grad(ParamSet *ps) {
-    if (ps->grad) memset(ps->grad, 0, ps->total * sizeof(float));
+    if (!ps->grad) return;
+    size_t n = ps->total;
+#pragma omp parallel if (n > (1u << 20))
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        size_t a = n * t / nt, b = n * (t + 1) / nt;
+        memset(ps->grad + a, 0, (b - a) * sizeof(float));
+    }
 }
 
 void params_free(ParamSet *ps) {
