@@ -261,8 +261,7 @@ int comm_agree(const Comm *c, int rc, char *err) {
 }
 
 void comm_abort(int code, const char *msg) {
-    if (world.size > 1) fprintf(stderr, "mird: rank %d: %s\n", world.rank, msg);
-    else fprintf(stderr, "mird: %s\n", msg);
+    fprintf(stderr, "mird: %s\n", msg);
     fflush(stderr);
 #ifdef MIRD_MPI
     if (mpi_on) MPI_Abort(MPI_COMM_WORLD, code);

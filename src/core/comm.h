@@ -67,5 +67,5 @@ void comm_wait(CommReq *reqs, int n);
 // and err; all ranks return the rc of the lowest failing rank (0 when none failed), and err holds
 // that rank's message, prefixed "rank R: " (R its world rank) when the job has several ranks.
 int comm_agree(const Comm *c, int rc, char *err);
-// Print "mird: rank R: msg" on stderr and end the whole job (MPI_Abort; exit without MPI).
+// Print "mird: msg" on stderr and end the whole job (MPI_Abort; exit without MPI).
 void comm_abort(int code, const char *msg) __attribute__((noreturn));

@@ -52,7 +52,10 @@ static const Opt OPTS[] = {
     {"early-stop", T_INT, F(early_stop), NULL, "stop after N epochs without improvement (0 = never)", 0},
     {"ablation", T_CHOICE, F(ablation), "full|no-rec|no-mi|fixed-weight|wsa-only", "training objective (full)", 0},
     {"max-len", T_INT, F(max_len), NULL, "word pieces per text (50)", 0},
-    {"threads", T_INT, F(threads), NULL, "OpenMP threads (default: all cores)", 0},
+    {"threads", T_INT, F(threads), NULL, "OpenMP threads (default: all cores; under mpirun: the node's cores / its ranks)", 0},
+    {"ranks-per-run", T_INT, F(ranks_per_run), NULL,
+     "under mpirun: ranks that train one run together; the runs (seeds, ablation rows) are dealt to the groups "
+     "(default 0: all ranks train each run, data parallel; docs/distributed.md)", 0},
     {"resume", T_BOOL, F(resume), NULL, "continue each seed from its last checkpoint", 0},
     {"dump-latents", T_BOOL, F(dump_latents), NULL, "write the test clips' latents zS, zL, zA, zV (best model)", 0},
     {"reference", T_STR, F(reference), NULL,

@@ -50,6 +50,11 @@ json_t *runstate_to_json(const RunState *st) {
     json_object_set_new(o, "best_valid", st->best_valid ? json_incref(st->best_valid) : json_null());
     json_object_set_new(o, "best_test", st->best_test ? json_incref(st->best_test) : json_null());
     json_object_set_new(o, "last_log_line", st->last_line ? json_incref(st->last_line) : json_null());
+    if (st->nranks > 1) {
+        json_t *a = json_array();
+        for (int r = 0; r < st->nranks; r++) json_array_append_new(a, rng_to_json(&st->rank_dropout[r]));
+        json_object_set_new(o, "rng_dropout_ranks", a);
+    }
     return o;
 }
 
@@ -78,6 +83,15 @@ int runstate_from_json(RunState *st, json_t *o) {
     st->best_test = json_is_object(bt) ? json_incref(bt) : NULL;
     json_t *ll = json_object_get(o, "last_log_line");
     st->last_line = json_is_object(ll) ? json_incref(ll) : NULL;
+    json_t *rd = json_object_get(o, "rng_dropout_ranks");
+    free(st->rank_dropout);
+    st->rank_dropout = NULL, st->nranks = 0;
+    if (json_is_array(rd) && json_array_size(rd) > 1) {
+        st->nranks = (int)json_array_size(rd);
+        st->rank_dropout = xcalloc((size_t)st->nranks, sizeof(Rng));
+        for (int r = 0; r < st->nranks; r++)
+            if (rng_from_json(&st->rank_dropout[r], json_array_get(rd, r))) return -1;
+    }
     return 0;
 }
 
@@ -106,7 +120,7 @@ int runstate_save(const char *path, Model *m, const RunState *st, const char *ru
 // run, so a difference is reported (the new values apply from the resumed step on).
 static void warn_changed(const char *path, const char *saved, const char *now) {
     static const char *const ignore[] = {"resume", "quiet", "threads", "config", "dump_latents", "reference",
-                                         "checkpoint_steps", "eval_batch_size", "out", "seeds", "vocab", NULL};
+                                         "checkpoint_steps", "eval_batch_size", "out", "seeds", "vocab", "ranks_per_run", NULL};
     json_error_t je;
     json_t *a = saved ? json_loads(saved, 0, &je) : NULL, *b = json_loads(now, 0, &je);
     const char *key;
@@ -143,4 +157,6 @@ int runstate_load(const char *path, Model *m, RunState *st, const char *run_json
 void runstate_free(RunState *st) {
     json_decref(st->best_valid), json_decref(st->best_test), json_decref(st->last_line);
     st->best_valid = st->best_test = st->last_line = NULL;
+    free(st->rank_dropout);
+    st->rank_dropout = NULL, st->nranks = 0;
 }

@@ -25,6 +25,10 @@ typedef struct {
     json_t *best_valid, *best_test; // metrics of the best epoch (owned)
     json_t *last_line;     // the log line of the last finished epoch (owned): a crash between the
                            // checkpoint and the log append is repaired from it on resume
+    // data parallel (docs/distributed.md): every rank's dropout stream, gathered for checkpoints
+    // ("rng_dropout_ranks"; `dropout` above is this rank's); 0 / NULL for one process
+    int nranks;
+    Rng *rank_dropout;     // [nranks] (owned)
 } RunState;
 
 json_t *runstate_to_json(const RunState *st);

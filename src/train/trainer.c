@@ -1,11 +1,15 @@
-// trainer.c: see trainer.h. The loop per seed:
+// trainer.c: one run's data and one seed's training (trainer_internal.h). The loop per seed:
 //   fresh start (official init from the seed, optional pretrained BERT / --init checkpoint) or
 //   --resume from last.safetensors; then per epoch: a permutation of the labeled clips from the
 //   shuffle stream, batches of batch_size labeled clips each travelling with its split_rate
 //   unlabeled partners (clip i with unlabeled i + k N_l), one model step + club_steps estimator
 //   steps per batch; then evaluation of valid and test (eval mode), selection on the lowest MSE of
 //   the selection split, the log line, the best and last checkpoints, early stopping.
-#include "train/trainer.h"
+// Data parallel (R->comm with several ranks, docs/distributed.md): every rank holds the model and
+// steps on its share of each batch; rank 0 of the group alone writes (logs, checkpoints, outputs)
+// and hands its state to the others on a start or resume; every step that can fail on one rank
+// only is followed by an agreement (comm_agree), so all ranks stop together with its message.
+#include "train/trainer_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -32,17 +36,30 @@
 #include "train/traindata.h"
 
 // ---------------------------------------------------------------- evaluation
-// Predictions (eval mode) of every clip of a split; lat (may be NULL): [n, 4, z] latents zS zL zA zV.
-static void predict_split(Model *m, const TSplit *s, Batch *b, float *pred, float *lat) {
+// Predictions (eval mode) of clips [a, e) of a split into pred[a..e); lat (may be NULL): [n, 4, z]
+// latents zS zL zA zV.
+static void predict_range(Model *m, const TSplit *s, Batch *b, int a, int e, float *pred, float *lat) {
     int zd = model_latent_size(m), nb;
-    for (int i0 = 0; i0 < s->n; i0 += nb) {
-        nb = batch_seq(b, &s->d, i0, b->cap);
+    for (int i0 = a; i0 < e; i0 += nb) {
+        nb = batch_seq(b, &s->d, i0, e - i0);
         model_predict(m, b, pred + i0, lat ? lat + (size_t)i0 * 4 * zd : NULL);
     }
 }
 
-static void evaluate(Model *m, const TSplit *s, Batch *b, Metrics *out, float *pred) {
-    predict_split(m, s, b, pred, NULL);
+// Every clip's prediction on every rank: each rank predicts a contiguous share of the split, one
+// gather puts them together, and every rank computes the same metrics (they decide selection).
+static void evaluate(Model *m, const Comm *cm, const TSplit *s, Batch *b, Metrics *out, float *pred) {
+    int P = cm->size, *cnt = xmalloc(sizeof(int) * (size_t)P);
+    for (int r = 0; r < P; r++) cnt[r] = (int)((long)(r + 1) * s->n / P - (long)r * s->n / P);
+    int a = (int)((long)cm->rank * s->n / P);
+    predict_range(m, s, b, a, a + cnt[cm->rank], pred, NULL);
+    if (P > 1) {
+        float *mine = xmalloc(sizeof(float) * (size_t)(cnt[cm->rank] + 1));
+        memcpy(mine, pred + a, sizeof(float) * (size_t)cnt[cm->rank]);
+        comm_allgatherv_rows(cm, mine, cnt, 1, pred);
+        free(mine);
+    }
+    free(cnt);
     metrics_compute(out, pred, s->labels, s->n);
 }
 
@@ -53,17 +70,7 @@ static int write_predictions_csv(const char *path, const TSplit *s, const float 
     return atomic_commit(&af, err);
 }
 
-// ---------------------------------------------------------------- one run (data, configuration)
-typedef struct {
-    const RunConfig *c;
-    TSplit sp[3], unl;
-    int have_unl;
-    char data_sha[65], unl_sha[65];
-    char *run_json;   // resolved run config (compact)
-    char *shape_json; // {"Tl":..,"Ta":..,"Tv":..}
-    json_t *model_cfg;
-} Run;
-
+// ---------------------------------------------------------------- paths
 static int file_exists(const char *p) { return access(p, F_OK) == 0; }
 
 static void path_in(char *out, size_t cap, const char *dir, const char *name) { snprintf(out, cap, "%s/%s", dir, name); }
@@ -92,7 +99,7 @@ static int seed_open(Seed *S, Run *R, int seed, char *err) {
     memset(S, 0, sizeof *S);
     S->R = R, S->seed = seed;
     snprintf(S->dir, sizeof S->dir, "%s/seed_%d", c->out, seed);
-    if (make_dirs(S->dir, err)) return TRAIN_FAIL;
+    if (R->root && make_dirs(S->dir, err)) return TRAIN_FAIL;
     path_in(S->p_last, sizeof S->p_last, S->dir, "last.safetensors");
     path_in(S->p_best, sizeof S->p_best, S->dir, "best.safetensors");
     path_in(S->p_log, sizeof S->p_log, S->dir, "log.jsonl");
@@ -101,11 +108,14 @@ static int seed_open(Seed *S, Run *R, int seed, char *err) {
     const int r = R->have_unl ? c->split_rate : 0, bs = c->batch_size, Nl = tr->n;
     S->steps_per_epoch = (Nl + bs - 1) / bs, S->total_steps = S->steps_per_epoch * c->epochs;
     schedule_init(&S->sched, runconfig_schedule(c), Nl, bs, c->epochs, c->warmup_proportion);
-    int evb = c->eval_batch_size, bmax = bs * (1 + r) > evb ? bs * (1 + r) : evb;
+    // this rank's share of a batch: at most ceil(bs / ranks) labeled clips and their partners
+    const int bl = (bs + R->comm->size - 1) / R->comm->size;
+    int evb = c->eval_batch_size, bmax = bl * (1 + r) > evb ? bl * (1 + r) : evb;
     if (model_create(&S->m, R->model_cfg, c, bmax, tr->Tl, tr->Ta, tr->Tv, err)) return TRAIN_FAIL;
+    model_set_comm(&S->m, R->comm, bs * (1 + r));
     S->st.best_loss = INFINITY;
     // the batches (MIRD.md pairing): labeled clip i with unlabeled clips i + k N_l
-    batch_alloc(&S->batch, bs, bs * (1 + r), tr->Tl, tr->Ta, tr->Tv, tr->d_a, tr->d_v);
+    batch_alloc(&S->batch, bl, bl * (1 + r), tr->Tl, tr->Ta, tr->Tv, tr->d_a, tr->d_v);
     batch_alloc(&S->ebatch, evb, evb, tr->Tl, tr->Ta, tr->Tv, tr->d_a, tr->d_v);
     int nmax = R->sp[TD_VALID].n > R->sp[TD_TEST].n ? R->sp[TD_VALID].n : R->sp[TD_TEST].n;
     S->pred = xmalloc(sizeof(float) * (size_t)(nmax + 1));
@@ -122,8 +132,54 @@ static void seed_close(Seed *S) {
     model_free(&S->m);
 }
 
-// --resume: the state of last.safetensors, and the log cut back to the checkpoint's epochs.
-static int seed_resume(Seed *S, char *err) {
+// Rank p's dropout stream: rank 0 keeps the single-process stream, rank p > 0 its own; resumed on
+// as many ranks as the checkpoint was written by, each continues its saved stream.
+static void seed_rank_dropout(Seed *S, int resumed) {
+    const Comm *cm = S->R->comm;
+    RunState *st = &S->st;
+    if (cm->size == 1) return;
+    if (resumed && st->nranks == cm->size) {
+        st->dropout = st->rank_dropout[cm->rank];
+        return;
+    }
+    if (resumed && S->R->root)
+        fprintf(stderr, "mird: warning: seed %d: checkpoint written by %d rank(s), resumed on %d: the dropout streams "
+                        "of ranks 1.. start afresh (not bit-identical to an uninterrupted run)\n",
+                S->seed, st->nranks > 1 ? st->nranks : 1, cm->size);
+    if (cm->rank > 0) rng_seed(&st->dropout, (uint64_t)S->seed, RNG_STREAM_DROPOUT_RANK + (uint64_t)cm->rank);
+}
+
+// Rank 0's run state to every rank of the group (as its checkpoint JSON).
+static int seed_bcast_state(Seed *S, char *err) {
+    const Comm *cm = S->R->comm;
+    char *js = NULL;
+    size_t len = 0;
+    if (S->R->root) {
+        json_t *o = runstate_to_json(&S->st);
+        js = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        json_decref(o);
+        len = strlen(js) + 1;
+    }
+    comm_bcast(cm, &len, sizeof len, 0);
+    if (!S->R->root) js = xmalloc(len);
+    comm_bcast(cm, js, len, 0);
+    int rc = TRAIN_OK;
+    if (!S->R->root) {
+        json_error_t je;
+        json_t *o = json_loads(js, 0, &je);
+        runstate_free(&S->st);
+        if (!o || runstate_from_json(&S->st, o)) {
+            errf(err, "run state from rank 0 unreadable (internal error)");
+            rc = TRAIN_FAIL;
+        }
+        json_decref(o);
+    }
+    free(js);
+    return comm_agree(cm, rc, err);
+}
+
+// --resume, on rank 0: the state of last.safetensors, and the log cut back to the checkpoint's epochs.
+static int seed_resume_root(Seed *S, char *err) {
     RunState *st = &S->st;
     if (runstate_load(S->p_last, &S->m, st, S->R->run_json, err)) return TRAIN_FAIL;
     // the log keeps the epochs the checkpoint has (1-based): later lines go, a missing last one
@@ -145,18 +201,31 @@ static int seed_resume(Seed *S, char *err) {
     return TRAIN_OK;
 }
 
-// A fresh start: the official initialisation from the seed, the seed's streams, no old outputs.
+// --resume: rank 0 reads the checkpoint and hands the whole state to the other ranks.
+static int seed_resume(Seed *S, char *err) {
+    int rc = S->R->root ? seed_resume_root(S, err) : TRAIN_OK;
+    if ((rc = comm_agree(S->R->comm, rc, err))) return rc;
+    model_bcast(&S->m, S->R->comm, 0, 1);
+    if ((rc = seed_bcast_state(S, err))) return rc;
+    seed_rank_dropout(S, 1);
+    return TRAIN_OK;
+}
+
+
+// A fresh start: the official initialisation from the seed (by rank 0, copied to the others), the
+// seed's streams, no old outputs.
 static int seed_fresh(Seed *S, char *err) {
     const RunConfig *c = S->R->c;
     Rng init;
     rng_seed(&init, (uint64_t)S->seed, RNG_STREAM_INIT);
-    if (model_init(&S->m, &init, c, err)) return TRAIN_FAIL;
+    int rc = S->R->root && model_init(&S->m, &init, c, err) ? TRAIN_FAIL : TRAIN_OK;
+    if ((rc = comm_agree(S->R->comm, rc, err))) return rc;
+    model_bcast(&S->m, S->R->comm, 0, 0);
     rng_seed(&S->st.shuffle, (uint64_t)S->seed, RNG_STREAM_SHUFFLE);
     rng_seed(&S->st.dropout, (uint64_t)S->seed, RNG_STREAM_DROPOUT);
     S->st.shuffle_at_epoch = S->st.shuffle;
-    unlink(S->p_log);
-    unlink(S->p_res);
-    unlink(S->p_best);
+    seed_rank_dropout(S, 0);
+    if (S->R->root) unlink(S->p_log), unlink(S->p_res), unlink(S->p_best);
     return TRAIN_OK;
 }
 
@@ -164,22 +233,52 @@ static int seed_fresh(Seed *S, char *err) {
 // epoch start, checkpointed with the run state) and the progress display.
 static int seed_start(Seed *S, char *err) {
     const RunConfig *c = S->R->c;
-    int rc = c->resume && file_exists(S->p_last) ? seed_resume(S, err) : seed_fresh(S, err);
+    int resume = c->resume && S->R->root && file_exists(S->p_last); // rank 0 decides
+    comm_bcast(S->R->comm, &resume, sizeof resume, 0);
+    int rc = resume ? seed_resume(S, err) : seed_fresh(S, err);
     const Run *R = S->R;
     if (rc == TRAIN_OK && batch_iter_init(&S->it, &R->sp[TD_TRAIN].d, R->have_unl ? &R->unl.d : NULL,
                                           R->have_unl ? c->split_rate : 0, c->batch_size, (uint64_t)S->seed, err))
         rc = TRAIN_FAIL;
-    progress_init(&S->pg, S->total_steps, S->st.global_step, c->quiet);
+    progress_init(&S->pg, S->total_steps, S->st.global_step, c->quiet || !R->root);
     S->last_ckpt = now_seconds();
-    return rc;
+    return comm_agree(R->comm, rc, err);
 }
 
-// One optimiser step on the next batch (the values go into the epoch's sums).
-static int seed_step(Seed *S, char *err) {
+// A checkpoint of the whole state (collective): every rank's dropout stream gathered into the
+// state, written by rank 0.
+static int seed_save(Seed *S, const char *path, char *err) {
+    const Comm *cm = S->R->comm;
     RunState *st = &S->st;
+    if (cm->size > 1) {
+        if (st->nranks != cm->size) {
+            free(st->rank_dropout);
+            st->nranks = cm->size, st->rank_dropout = xcalloc((size_t)cm->size, sizeof(Rng));
+        }
+        comm_allgather_int(cm, (const int *)&st->dropout, (int)(sizeof(Rng) / sizeof(int)), (int *)st->rank_dropout);
+    }
+    int rc = S->R->root && runstate_save(path, &S->m, st, S->R->run_json, S->R->shape_json, err) ? TRAIN_FAIL : TRAIN_OK;
+    return comm_agree(cm, rc, err);
+}
+
+// One optimiser step on the next batch (this rank's share of it; the values go into the epoch's
+// sums). *due: rank 0's clock says a mid-epoch checkpoint is due (agreed with the batch check).
+static int seed_step(Seed *S, int *due, char *err) {
+    RunState *st = &S->st;
+    const Comm *cm = S->R->comm;
     char tmp[MIRD_ERRLEN];
-    if (batch_iter_next(&S->it, &S->batch) != 1)
-        return errf(err, "seed %d, epoch %d: batching ended early (internal error)", S->seed, st->epoch + 1), TRAIN_FAIL;
+    int bad = 0;
+    if (batch_iter_next_part(&S->it, &S->batch, cm->rank, cm->size) != 1)
+        bad = 1, errf(err, "seed %d, epoch %d: batching ended early (internal error)", S->seed, st->epoch + 1);
+    else if (model_check_batch(&S->m, &S->batch, err))
+        bad = 1;
+    int flags[2] = {bad, S->R->root && now_seconds() - S->last_ckpt > 600};
+    comm_allreduce_max_int(cm, flags, 2); // one exchange: did any rank fail, is rank 0's checkpoint due
+    if (flags[0]) {
+        comm_agree(cm, bad ? TRAIN_FAIL : TRAIN_OK, err); // every rank gets the failing one's message
+        return TRAIN_FAIL;
+    }
+    *due = flags[1];
     double f = schedule_factor(&S->sched, st->global_step);
     double vals[STEP_NVALS];
     if (model_train_step(&S->m, &S->batch, S->R->c->lr * f, S->R->c->mi_lr, &st->dropout, vals, err)) {
@@ -206,17 +305,16 @@ static int seed_train_epoch(Seed *S, double *t_epoch, char *err) {
     st->shuffle = S->it.rng;
     *t_epoch = now_seconds() - st->epoch_seconds;
     while (st->step_in_epoch < S->steps_per_epoch) {
-        int rc = seed_step(S, err);
+        int due, rc = seed_step(S, &due, err);
         if (rc) return rc;
         if (c->stop_after_steps > 0 && st->global_step >= c->stop_after_steps) {
             progress_done(&S->pg);
             return TRAIN_STOPPED; // a simulated crash: nothing more is written
         }
-        int due = now_seconds() - S->last_ckpt > 600 ||
-                  (c->checkpoint_steps > 0 && st->step_in_epoch % c->checkpoint_steps == 0);
+        due |= c->checkpoint_steps > 0 && st->step_in_epoch % c->checkpoint_steps == 0;
         if (st->step_in_epoch < S->steps_per_epoch && due) { // a mid-epoch copy of the whole state
             st->epoch_seconds = now_seconds() - *t_epoch;
-            if (runstate_save(S->p_last, &S->m, st, S->R->run_json, S->R->shape_json, err)) return TRAIN_FAIL;
+            if (seed_save(S, S->p_last, err)) return TRAIN_FAIL;
             S->last_ckpt = now_seconds();
         }
     }
@@ -252,8 +350,8 @@ static int seed_end_epoch(Seed *S, double t_epoch, char *err) {
     RunState *st = &S->st;
     double train_seconds = now_seconds() - t_epoch, t_eval = now_seconds();
     Metrics mv, mt;
-    evaluate(&S->m, &S->R->sp[TD_VALID], &S->ebatch, &mv, S->pred);
-    evaluate(&S->m, &S->R->sp[TD_TEST], &S->ebatch, &mt, S->pred);
+    evaluate(&S->m, S->R->comm, &S->R->sp[TD_VALID], &S->ebatch, &mv, S->pred);
+    evaluate(&S->m, S->R->comm, &S->R->sp[TD_TEST], &S->ebatch, &mt, S->pred);
     double sel_loss = S->sel == TD_TEST ? mt.mse : mv.mse;
     int improved = sel_loss < st->best_loss; // strictly lower, as the official script
     json_t *line = epoch_line(S, &mv, &mt, improved, train_seconds, now_seconds() - t_eval);
@@ -276,13 +374,17 @@ static int seed_end_epoch(Seed *S, double t_epoch, char *err) {
     st->epoch_seconds = 0;
     st->shuffle_at_epoch = st->shuffle;
     if (st->epoch >= c->epochs || (c->early_stop > 0 && st->since_improve >= c->early_stop)) st->finished = 1;
+    // the replicas should be identical; if not (ranks on unlike CPUs), rank 0's state wins
+    if (model_sync_check(&S->m, S->R->comm) && S->R->root)
+        fprintf(stderr, "mird: warning: seed %d, epoch %d: the ranks' model replicas differed; rank 0's copied to all\n",
+                S->seed, st->epoch);
     int rc = TRAIN_OK;
-    if (improved && runstate_save(S->p_best, &S->m, st, S->R->run_json, S->R->shape_json, err)) rc = TRAIN_FAIL;
-    if (rc == TRAIN_OK && runstate_save(S->p_last, &S->m, st, S->R->run_json, S->R->shape_json, err)) rc = TRAIN_FAIL;
+    if (improved && seed_save(S, S->p_best, err)) rc = TRAIN_FAIL;
+    if (rc == TRAIN_OK && seed_save(S, S->p_last, err)) rc = TRAIN_FAIL;
     S->last_ckpt = now_seconds();
     // the log line goes after the checkpoint: a crash in between re-runs the epoch, and the
     // resumed run truncates the log to the checkpoint's epoch
-    if (rc == TRAIN_OK && runlog_append(S->p_log, line, err)) rc = TRAIN_FAIL;
+    if (rc == TRAIN_OK) rc = comm_agree(S->R->comm, S->R->root && runlog_append(S->p_log, line, err) ? TRAIN_FAIL : 0, err);
     json_decref(line);
     if (st->finished && st->epoch < c->epochs && !c->quiet)
         progress_line(&S->pg, "seed %d: early stop after epoch %d (%d epochs without improvement)", S->seed, st->epoch,
@@ -348,8 +450,8 @@ static json_t *seed_results(const Seed *S) {
     return res;
 }
 
-// The finished seed: the best model's test predictions (and latents), results.json, the plots.
-static int seed_outputs(Seed *S, char *err) {
+// The finished seed (rank 0): the best model's test predictions (and latents), results.json, plots.
+static int seed_outputs_root(Seed *S, char *err) {
     const RunConfig *c = S->R->c;
     char tmp[4300];
     // the best model: its metrics were recorded; reload it for predictions and latents
@@ -357,7 +459,7 @@ static int seed_outputs(Seed *S, char *err) {
     const TSplit *ts = &S->R->sp[TD_TEST];
     int zd = model_latent_size(&S->m), rc = TRAIN_OK;
     float *lat = c->dump_latents ? xmalloc(sizeof(float) * (size_t)ts->n * 4 * zd + 1) : NULL;
-    predict_split(&S->m, ts, &S->ebatch, S->pred, lat);
+    predict_range(&S->m, ts, &S->ebatch, 0, ts->n, S->pred, lat);
     path_in(tmp, sizeof tmp, S->dir, "test_predictions.csv");
     if (write_predictions_csv(tmp, ts, S->pred, err)) rc = TRAIN_FAIL;
     path_in(tmp, sizeof tmp, S->dir, "latents.safetensors");
@@ -372,9 +474,9 @@ static int seed_outputs(Seed *S, char *err) {
     return rc;
 }
 
-static int train_seed(Run *R, int seed, char *err) {
+int train_seed(Run *R, int seed, char *err) {
     Seed S;
-    int rc = seed_open(&S, R, seed, err);
+    int rc = comm_agree(R->comm, seed_open(&S, R, seed, err), err);
     if (rc == TRAIN_OK) rc = seed_start(&S, err);
     while (rc == TRAIN_OK && !S.st.finished && S.st.epoch < R->c->epochs) {
         double t_epoch;
@@ -382,12 +484,12 @@ static int train_seed(Run *R, int seed, char *err) {
         if (rc == TRAIN_OK) rc = seed_end_epoch(&S, t_epoch, err);
     }
     progress_done(&S.pg);
-    if (rc == TRAIN_OK) rc = seed_outputs(&S, err);
+    if (rc == TRAIN_OK) rc = comm_agree(R->comm, R->root ? seed_outputs_root(&S, err) : TRAIN_OK, err);
     seed_close(&S);
     return rc;
 }
 
-// ---------------------------------------------------------------- all seeds
+// ---------------------------------------------------------------- one run: data, configuration
 // The labeled data and the unlabeled clips, checked against each other and the model.
 static int run_load_data(Run *R, const char *vocab, char *err) {
     const RunConfig *c = R->c;
@@ -415,7 +517,7 @@ static int run_load_data(Run *R, const char *vocab, char *err) {
     return TRAIN_OK;
 }
 
-static void run_close(Run *R) {
+void run_close(Run *R) {
     for (int k = 0; k < 3; k++) tsplit_free(&R->sp[k]);
     if (R->have_unl) tsplit_free(&R->unl);
     free(R->run_json), free(R->shape_json);
@@ -423,11 +525,9 @@ static void run_close(Run *R) {
 }
 
 // The model configuration (--model, else the one in --init, else the paper's defaults), the run
-// folder, the data, config.json and the data shape recorded in checkpoints.
-static int run_open(Run *R, const RunConfig *c, char *err) {
-    memset(R, 0, sizeof *R);
-    R->c = c;
-    if (model_config_resolve(c, &R->model_cfg, err) || make_dirs(c->out, err)) return TRAIN_FAIL;
+// folder, the data, config.json (rank 0) and the data shape recorded in checkpoints.
+static int run_open_rank(Run *R, const RunConfig *c, char *err) {
+    if (model_config_resolve(c, &R->model_cfg, err) || (R->root && make_dirs(c->out, err))) return TRAIN_FAIL;
     char vocab[4200];
     tdata_default_vocab(c->vocab, c->bert, c->data, vocab, sizeof vocab);
     if (run_load_data(R, vocab, err)) return TRAIN_FAIL;
@@ -436,7 +536,7 @@ static int run_open(Run *R, const RunConfig *c, char *err) {
     json_t *all = json_pack("{s:O,s:O,s:s}", "run", rj, "model", R->model_cfg, "version", MIRD_VERSION);
     char p[4200];
     snprintf(p, sizeof p, "%s/config.json", c->out);
-    int rc = json_write_atomic(p, all, err) ? TRAIN_FAIL : TRAIN_OK;
+    int rc = R->root && json_write_atomic(p, all, err) ? TRAIN_FAIL : TRAIN_OK;
     json_decref(all), json_decref(rj);
     const TSplit *t = &R->sp[TD_TRAIN];
     json_t *sh = json_pack("{s:i,s:i,s:i,s:i,s:i}", "Tl", t->Tl, "Ta", t->Ta, "Tv", t->Tv, "d_a", t->d_a, "d_v", t->d_v);
@@ -448,35 +548,8 @@ static int run_open(Run *R, const RunConfig *c, char *err) {
     return rc;
 }
 
-// summary.json over the seeds and, unless quiet, its table on stdout.
-static int run_report(const RunConfig *c, char *err) {
-    if (summary_write(c->out, c->seeds, c->n_seeds, err)) return TRAIN_FAIL;
-    if (c->quiet) return TRAIN_OK;
-    char p[4200];
-    snprintf(p, sizeof p, "%s/summary.json", c->out);
-    json_error_t je;
-    json_t *sm = json_load_file(p, 0, &je);
-    json_t *ref = NULL;
-    if (c->reference[0]) {
-        ref = json_load_file(c->reference, 0, &je);
-        if (!ref) fprintf(stderr, "mird: %s: %s (reference columns left out)\n", c->reference, je.text);
-    }
-    printf("test metrics of the selected epochs (%d seed%s, mean +- std, ddof 0; percentages except MAE and Corr):\n",
-           c->n_seeds, c->n_seeds > 1 ? "s" : "");
-    summary_print(stdout, sm, "test", ref);
-    printf("run folder: %s (summary.json; per seed: results.json, log.jsonl, losses.svg, mi.svg, valid.svg)\n", c->out);
-    json_decref(ref);
-    json_decref(sm);
-    return TRAIN_OK;
-}
-
-int train_run(const RunConfig *c, char *err) {
-    if (runconfig_validate(c, err)) return TRAIN_USAGE;
-    if (c->threads > 0) omp_set_num_threads(c->threads);
-    Run R;
-    int rc = run_open(&R, c, err);
-    for (int s = 0; s < c->n_seeds && rc == TRAIN_OK; s++) rc = train_seed(&R, c->seeds[s], err);
-    if (rc == TRAIN_OK) rc = run_report(c, err);
-    run_close(&R);
-    return rc;
+int run_open(Run *R, const RunConfig *c, const Comm *comm, char *err) {
+    memset(R, 0, sizeof *R);
+    R->c = c, R->comm = comm, R->root = comm->rank == 0;
+    return comm_agree(comm, run_open_rank(R, c, err), err); // every rank reads the data
 }

@@ -22,4 +22,13 @@ enum { TRAIN_OK = 0, TRAIN_FAIL = 1, TRAIN_USAGE = 2, TRAIN_STOPPED = 75 };
 
 // Trains every seed of c; returns TRAIN_OK, TRAIN_FAIL (err set), TRAIN_USAGE (err set) or
 // TRAIN_STOPPED (c->stop_after_steps reached: a simulated crash, for tests).
+// Under mpirun (docs/distributed.md) every rank calls it: the ranks train the seeds together, data
+// parallel, or (--ranks-per-run G) in groups of G that each take some of the seeds; rank 0 writes.
 int train_run(const RunConfig *c, char *err);
+// Several runs (mird ablate's rows: each a RunConfig with its own out folder), every seed of each;
+// the same as train_run on each in turn, except under mpirun with groups (runs[0].ranks_per_run):
+// then all (run, seed) pairs are dealt round-robin to the groups, a failing group ends the whole
+// job (MPI_Abort) with its message, and the summaries follow once every group is done (so the run
+// folders must be on a filesystem all ranks see). labels (may be NULL): a name per run for the
+// progress line "mird: LABEL -> OUT". *failed (may be NULL): index of the run that failed.
+int train_runs(const RunConfig *runs, int n, const char *const *labels, int *failed, char *err);
