@@ -198,21 +198,6 @@ static int train(const char *out, const char *extra) {
               MIRD, TMP, TMP, TMP, TMP, out, TRAIN_FLAGS, extra, TMP, out);
 }
 
-// Every tensor of a and b has the same name, dtype, shape and bytes.
-static void same_tensors(const char *a, const char *b) {
-    char err[MIRD_ERRLEN];
-    StFile fa, fb;
-    if (st_open(&fa, a, err) || st_open(&fb, b, err)) fail_msg("%s", err);
-    assert_int_equal(st_count(&fa), st_count(&fb));
-    for (int i = 0; i < st_count(&fa); i++) {
-        const StTensor *t = st_tensor(&fa, i), *u = st_find(&fb, t->name);
-        if (!u) fail_msg("%s: %s missing in %s", a, t->name, b);
-        if (t->nbytes != u->nbytes || memcmp(t->data, u->data, t->nbytes))
-            fail_msg("%s differs between %s and %s", t->name, a, b);
-    }
-    st_close(&fa), st_close(&fb);
-}
-
 static json_t *load_json(const char *fmt, const char *a) {
     char p[1024];
     snprintf(p, sizeof p, fmt, TMP, a);

@@ -29,6 +29,9 @@ double rel_err_scale(const float *a, const float *b, long n, double floor);
 // Path of a file in ../shared/data (NULL if absent; tests then skip with a message).
 const char *shared_data(const char *name);
 
+// Every tensor of safetensors files a and b has the same name, dtype, shape and bytes (else the
+// test fails naming the tensor).
+void same_tensors(const char *a, const char *b);
 // A tensor of a safetensors file as floats (falloc'ed; fails the test on a conversion error).
 float *tensor_f32(const StFile *f, const StTensor *t);
 
