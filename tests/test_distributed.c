@@ -39,17 +39,6 @@ static char TMP[256], SUPP[1200];
 static const char *MIRD;
 static int have_mpi;
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char cmd[16384];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
-
 // The mpirun prefix for n ranks, under a timeout of `secs` (then SIGTERM, 5 s later SIGKILL).
 // ASan builds: LeakSanitizer reads the suppressions of Open MPI's own allocations, with full stack
 // unwinding (Open MPI is built without frame pointers) and MCA components kept loaded so that

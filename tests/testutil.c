@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/common.h"
@@ -66,6 +67,16 @@ double rel_err_scale(const float *a, const float *b, long n, double floor) {
         if (d > e || isnan(d)) e = isnan(d) ? INFINITY : d;
     }
     return e / m;
+}
+
+int sh(const char *fmt, ...) {
+    char cmd[16384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
 }
 
 const char *shared_data(const char *name) {

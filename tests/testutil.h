@@ -26,6 +26,8 @@ void fill_uniform(float *x, long n, float lo, float hi, Rng *r);
 double dot_d(const float *x, const float *w, long n);
 // Max |a - b| / max(max|b|, floor): error relative to the reference tensor's scale.
 double rel_err_scale(const float *a, const float *b, long n, double floor);
+// Run a shell command (printf-style, up to 16 KiB); its exit status, 128 when it did not exit.
+int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 // Path of a file in ../shared/data (NULL if absent; tests then skip with a message).
 const char *shared_data(const char *name);
 

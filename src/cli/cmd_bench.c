@@ -38,7 +38,8 @@ static void bench_usage(FILE *f) {
                "  times N training steps (default 5; dropout on, lr 1e-5 / 1e-3, weight decay 0.01, K = 5\n"
                "  estimator steps) after one untimed warm-up step. The last output line is a JSON object\n"
                "  (step_seconds_median, step_seconds_min, peak_rss_bytes, club_mode, stages, ...);\n"
-               "  --json prints only that line. --threads sets the OpenMP threads (default: OpenMP's).\n");
+               "  --json prints only that line. --threads sets the OpenMP threads (default: OpenMP's).\n"
+               "  Under mpirun the batch's rows are split over the ranks: the global step, with comm.* stages.\n");
 }
 
 static int parse_int(const char *flag, const char *s, int lo, int hi, int *dst) {

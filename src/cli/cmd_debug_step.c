@@ -30,7 +30,8 @@ static void ds_usage(FILE *f) {
                "  runs N training steps (default 1) with dropout off and writes the first step's outputs,\n"
                "  loss terms and gradients and the final parameters (see INTERFACES.md section 4);\n"
                "  defaults: --lr 1e-5 --mi-lr 1e-3 --weight-decay 0.01 --club-steps 5 --objective log\n"
-               "  (objectives: log, no_rec, no_mi, weighted, pred)\n");
+               "  (objectives: log, no_rec, no_mi, weighted, pred)\n"
+               "  under mpirun the batch's rows are split over the ranks and rank 0 writes the same file\n");
 }
 
 static int parse_float(const char *flag, const char *s, float *dst) {

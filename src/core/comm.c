@@ -15,7 +15,6 @@
 #endif
 
 static Comm world = {0, 1, 0, NULL};
-static int mpi_on = 0; // MPI_Init was called
 
 static const char *launcher_env(void) {
     static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", NULL};
@@ -23,6 +22,9 @@ static const char *launcher_env(void) {
         if (getenv(vars[i])) return vars[i];
     return NULL;
 }
+
+#ifdef MIRD_MPI
+static int mpi_on = 0; // MPI_Init was called
 
 // Ranks under mpirun sharing a node split its cores, unless told otherwise.
 static void default_threads(void) {
@@ -32,6 +34,7 @@ static void default_threads(void) {
     int t = omp_get_num_procs() / local;
     omp_set_num_threads(t > 0 ? t : 1);
 }
+#endif
 
 int comm_has_mpi(void) {
 #ifdef MIRD_MPI
