@@ -34,7 +34,7 @@ A := build/asan
 # build/.mpi remembers the last MPI value, so switching it rebuilds comm.o and relinks.
 MPI ?= 1
 MPI_STAMP := $(shell mkdir -p $(B) && f=$(B)/.mpi; [ "$$(cat $$f 2>/dev/null)" = "$(MPI)" ] || echo "$(MPI)" > $$f; echo $$f)
-$(B)/obj/src/core/comm.o $(A)/obj/src/core/comm.o: $(MPI_STAMP)
+$(B)/obj/src/core/comm.o $(A)/obj/src/core/comm.o: $(MPI_STAMP) | deps
 ifeq ($(MPI),1)
   MPI_ARCH   := $(shell $(CC) -print-multiarch 2>/dev/null)
   MPI_CFLAGS ?= $(or $(shell pkg-config --cflags ompi-c 2>/dev/null),-I/usr/lib/$(MPI_ARCH)/openmpi/include)

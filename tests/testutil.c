@@ -132,8 +132,8 @@ int golden_compare(const char *got_path, const char *exp_path, const char *tag, 
         double floor = isgrad ? fmax(1e-5, 1e-6 * gscale) : ismi ? 1e-2 : isparam ? 1e-5 : 1e-6;
         double tol = isgrad ? tl->grad : isparam ? tl->param : ismi ? tl->mi : tl->out;
         double r = rel_err_scale(a, b, (long)te->numel, floor);
-        const char *zero[3] = {"attention.self.key.bias", "WSA.W_a.bias", "WSA.W_v.bias"};
-        for (int z = 0; isgrad && z < 3; z++) {
+        const char *zero[5] = {"attention.self.key.bias", "WSA.W_a.bias", "WSA.W_v.bias", ".WA.W_a.bias", ".WA.W_v.bias"};
+        for (int z = 0; isgrad && z < 5; z++) {
             size_t ln = strlen(te->name), lz = strlen(zero[z]);
             if (ln >= lz && !strcmp(te->name + ln - lz, zero[z])) { // exactly 0 in exact arithmetic
                 double mx = 0;

@@ -41,7 +41,7 @@ float *tensor_f32(const StFile *f, const StTensor *t);
 // max(max |exp|, floor) per tensor, with floor max(1e-5, 1e-6 x the largest expected gradient) for
 // gradients, 1e-2 for MI estimates and losses (differences and logs of O(1) terms), 1e-5 for
 // parameters (zero-initialised biases with noise gradients move by noise), 1e-6 for outputs. The
-// gradients that are exactly 0 in exact arithmetic (attention key biases, WSA W_a / W_v biases:
+// gradients that are exactly 0 in exact arithmetic (attention key biases, WSA / WA W_a / W_v biases:
 // shift invariance of softmax and sparsemax) hold only rounding noise on both sides: they must
 // stay below zero_grad x the largest gradient. Prints each violation and the worst error per kind
 // under `tag`; returns the number of violations.
