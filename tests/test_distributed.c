@@ -69,6 +69,22 @@ static const char *path(const char *fmt, ...) {
     return buf[k];
 }
 
+// Files a and b (under TMP) have the same bytes; else the test fails showing their difference.
+static void same_file(const char *a, const char *b) {
+    if (!sh("cmp -s %s/%s %s/%s", TMP, a, TMP, b)) return;
+    sh("diff %s/%s %s/%s | head -n 20", TMP, a, TMP, b);
+    fail_msg("%s and %s differ", a, b);
+}
+
+// rc must be want; else the test fails after showing the end of the command's log.
+static void expect_rc(int rc, int want, const char *log, const char *what) {
+    if (rc == want) return;
+    printf("%s: exit status %d, expected %d; end of %s:\n", what, rc, want, log);
+    fflush(stdout);
+    sh("tail -n 40 %s", log);
+    fail_msg("%s failed", what);
+}
+
 static int setup(void **state) {
     (void)state;
     MIRD = getenv("MIRD_BIN");
@@ -139,11 +155,12 @@ static const char *fixture_args(const char *name) {
     return args;
 }
 
-// debug-step of a golden case on n ranks (n = 1: a plain process, no mpirun) into OUT.
-static int debug_step(const char *name, int n, const char *extra, const char *out) {
-    const char *d = "tests/fixtures";
-    return sh("%s %s debug-step --checkpoint %s/%s/ckpt.safetensors --batch %s/%s/batch.safetensors --out %s %s %s",
-              n > 1 ? mpirun(n, 120) : "", MIRD, d, name, d, name, out, fixture_args(name), extra);
+// debug-step of a golden case on n ranks (n = 1: a plain process, no mpirun) into OUT; must succeed.
+static void debug_step(const char *name, int n, const char *extra, const char *out) {
+    const char *d = "tests/fixtures", *log = path("debug_step.log");
+    int rc = sh("%s %s debug-step --checkpoint %s/%s/ckpt.safetensors --batch %s/%s/batch.safetensors --out %s %s %s >%s 2>&1",
+                n > 1 ? mpirun(n, 120) : "", MIRD, d, name, d, name, out, fixture_args(name), extra, log);
+    expect_rc(rc, 0, log, name);
 }
 
 static const char *const CASES[4] = {"mird_club_std", "mird_lstm_full", "mird_base", "mird_nolabel_wa"};
@@ -153,7 +170,7 @@ static void test_golden_cases_on_2_ranks(void **state) {
     NEED_MPI();
     for (int k = 0; k < (SANITIZER_BUILD ? 2 : 4); k++) {
         const char *out = path("golden_%s.safetensors", CASES[k]);
-        assert_int_equal(debug_step(CASES[k], 2, "", out), 0);
+        debug_step(CASES[k], 2, "", out);
         char exp[300];
         snprintf(exp, sizeof exp, "tests/fixtures/%s/expected.safetensors", CASES[k]);
         assert_int_equal(golden_compare(out, exp, CASES[k], &GOLDEN_TOL_TORCH), 0);
@@ -177,8 +194,8 @@ static void test_ranks_equal_one_process(void **state) {
     size_t nruns = SANITIZER_BUILD ? 2 : sizeof runs / sizeof runs[0];
     for (size_t k = 0; k < nruns; k++) {
         const char *one = path("one_%s.safetensors", runs[k].name), *many = path("many_%s.safetensors", runs[k].name);
-        assert_int_equal(debug_step(runs[k].name, 1, "--steps 4", one), 0);
-        assert_int_equal(debug_step(runs[k].name, runs[k].n, "--steps 4", many), 0);
+        debug_step(runs[k].name, 1, "--steps 4", one);
+        debug_step(runs[k].name, runs[k].n, "--steps 4", many);
         char tag[96];
         snprintf(tag, sizeof tag, "%s, %d ranks vs 1", runs[k].name, runs[k].n);
         assert_int_equal(golden_compare(many, one, tag, &TOL_RANKS), 0);
@@ -190,10 +207,10 @@ static void test_bench_global_step(void **state) {
     NEED_MPI();
     const char *f = "tests/fixtures/mird_base";
     const char *out = path("bench.json");
-    assert_int_equal(sh("%s %s bench --checkpoint %s/ckpt.safetensors --batch %s/batch.safetensors --steps 2 --threads 1 "
-                        "--json > %s",
-                        mpirun(2, 120), MIRD, f, f, out),
-                     0);
+    int rc = sh("%s %s bench --checkpoint %s/ckpt.safetensors --batch %s/batch.safetensors --steps 2 --threads 1 --json > %s "
+                "2>%s/bench.log",
+                mpirun(2, 120), MIRD, f, f, out, TMP);
+    expect_rc(rc, 0, path("bench.log"), "bench");
     json_error_t je;
     json_t *j = json_load_file(out, 0, &je);
     if (!j) fail_msg("%s: %s", out, je.text);
@@ -210,11 +227,13 @@ static void test_bench_global_step(void **state) {
 static const char *FLAGS = "--epochs 3 --batch-size 8 --split-rate 2 --lr 1e-3 --mi-lr 1e-3 --club-steps 2 --max-len 12 "
                            "--eval-batch-size 7 --threads 1 --quiet";
 
-// mird train (n ranks; 1 = a plain process) on the synthetic data into TMP/out.
-static int train(int n, const char *model, const char *out, const char *extra) {
-    return sh("%s %s train --data %s/data/data.pkl --unlabeled %s/data/unlabeled.pkl --model %s/data/%s --out %s/%s %s %s "
-              "2>%s/%s.stderr",
-              n > 1 ? mpirun(n, 180) : "", MIRD, TMP, TMP, TMP, model, TMP, out, FLAGS, extra, TMP, out);
+// mird train (n ranks; 1 = a plain process) on the synthetic data into TMP/out; its exit status
+// must be `want`.
+static void train(int n, const char *model, const char *out, const char *extra, int want) {
+    int rc = sh("%s %s train --data %s/data/data.pkl --unlabeled %s/data/unlabeled.pkl --model %s/data/%s --out %s/%s %s %s "
+                ">%s/%s.log 2>&1",
+                n > 1 ? mpirun(n, 180) : "", MIRD, TMP, TMP, TMP, model, TMP, out, FLAGS, extra, TMP, out);
+    expect_rc(rc, want, path("%s.log", out), out);
 }
 
 static json_t *results(const char *run, int seed) {
@@ -228,8 +247,8 @@ static json_t *results(const char *run, int seed) {
 static void test_training_equals_one_process(void **state) {
     (void)state;
     NEED_MPI();
-    assert_int_equal(train(1, "model_nodrop.json", "eq1", "--seeds 0"), 0);
-    assert_int_equal(train(2, "model_nodrop.json", "eq2", "--seeds 0"), 0);
+    train(1, "model_nodrop.json", "eq1", "--seeds 0", 0);
+    train(2, "model_nodrop.json", "eq2", "--seeds 0", 0);
     json_t *a = results("eq1", 0), *b = results("eq2", 0);
     assert_int_equal(json_integer_value(json_object_get(a, "best_epoch")), json_integer_value(json_object_get(b, "best_epoch")));
     // continuous metrics within 1e-5 (measured: 1e-6 for Corr, 1e-10 for MAE); counts exactly
@@ -254,14 +273,14 @@ static void same_ckpt(const char *run_a, const char *run_b, const char *file) {
 static void test_resume_bit_identical(void **state) {
     (void)state;
     NEED_MPI();
-    assert_int_equal(train(2, "model.json", "ru", "--seeds 0"), 0); // uninterrupted, dropout on
+    train(2, "model.json", "ru", "--seeds 0", 0); // uninterrupted, dropout on
     // with a checkpoint after every step, stopped mid-epoch 2 (resumed inside it); and stopped
     // mid-epoch 2 without one (resumed from the end of epoch 1)
-    assert_int_equal(train(2, "model.json", "rc", "--seeds 0 --stop-after-steps 5 --checkpoint-steps 1"), 75);
-    assert_int_equal(train(2, "model.json", "rc", "--seeds 0 --resume --checkpoint-steps 1"), 0);
+    train(2, "model.json", "rc", "--seeds 0 --stop-after-steps 5 --checkpoint-steps 1", 75);
+    train(2, "model.json", "rc", "--seeds 0 --resume --checkpoint-steps 1", 0);
     if (!SANITIZER_BUILD) {
-        assert_int_equal(train(2, "model.json", "rs", "--seeds 0 --stop-after-steps 4"), 75);
-        assert_int_equal(train(2, "model.json", "rs", "--seeds 0 --resume"), 0);
+        train(2, "model.json", "rs", "--seeds 0 --stop-after-steps 4", 75);
+        train(2, "model.json", "rs", "--seeds 0 --resume", 0);
     }
     const char *runs[2] = {"rc", "rs"};
     for (int k = 0; k < (SANITIZER_BUILD ? 1 : 2); k++) {
@@ -277,7 +296,7 @@ static void test_rank_killed(void **state) {
     (void)state;
     NEED_MPI();
     NOT_UNDER_SANITIZER();
-    assert_int_equal(train(2, "model.json", "ku", "--seeds 0 --epochs 6"), 0);
+    train(2, "model.json", "ku", "--seeds 0 --epochs 6", 0);
     char d[1024]; // path()'s buffers rotate
     snprintf(d, sizeof d, "%s", path("kill"));
     assert_int_equal(sh("mkdir -p %s", d), 0);
@@ -311,7 +330,7 @@ static void test_rank_killed(void **state) {
     assert_true(st_count(&f) > 0);
     st_close(&f);
     // --resume continues to the uninterrupted result
-    assert_int_equal(train(2, "model.json", "k", "--seeds 0 --epochs 6 --resume"), 0);
+    train(2, "model.json", "k", "--seeds 0 --epochs 6 --resume", 0);
     same_ckpt("ku", "k", "last.safetensors");
     same_ckpt("ku", "k", "best.safetensors");
 }
@@ -343,11 +362,11 @@ static void test_other_commands_refuse(void **state) {
 static void test_seed_sweep(void **state) {
     (void)state;
     NEED_MPI();
-    assert_int_equal(train(1, "model.json", "sw1", "--seeds 0,1,2 --epochs 2"), 0);
-    assert_int_equal(train(2, "model.json", "sw2", "--seeds 0,1,2 --epochs 2 --ranks-per-run 1"), 0);
+    train(1, "model.json", "sw1", "--seeds 0,1,2 --epochs 2", 0);
+    train(2, "model.json", "sw2", "--seeds 0,1,2 --epochs 2 --ranks-per-run 1", 0);
     for (int s = 0; s < 3; s++)
         same_tensors(path("sw1/seed_%d/last.safetensors", s), path("sw2/seed_%d/last.safetensors", s));
-    assert_int_equal(sh("cmp -s %s/sw1/summary.json %s/sw2/summary.json", TMP, TMP), 0);
+    same_file("sw1/summary.json", "sw2/summary.json");
     if (SANITIZER_BUILD) return;
     // a group that fails ends the whole job at once with its message (rank 1 cannot read its data)
     int rc = sh("%s sh -c 'D=%s/data/data.pkl; [ $OMPI_COMM_WORLD_RANK = 1 ] && D=%s/missing.pkl; exec %s train --data $D "
@@ -359,7 +378,7 @@ static void test_seed_sweep(void **state) {
                         TMP, TMP),
                      0);
     // ranks that do not divide: a usage error
-    assert_int_equal(train(2, "model.json", "swu", "--ranks-per-run 3"), 2);
+    train(2, "model.json", "swu", "--ranks-per-run 3", 2);
 }
 
 static void test_ablate_sweep(void **state) {
@@ -368,15 +387,17 @@ static void test_ablate_sweep(void **state) {
     NOT_UNDER_SANITIZER();
     const char *fl = "--epochs 1 --batch-size 8 --split-rate 2 --club-steps 1 --max-len 12 --threads 1 --quiet --seeds 0,1";
     const char *data = path("data/data.pkl"), *unl = path("data/unlabeled.pkl"), *model = path("data/model.json");
-    assert_int_equal(sh("%s ablate --data %s --unlabeled %s --model %s --out %s/ab1 %s >/dev/null 2>&1", MIRD, data, unl, model,
-                        TMP, fl),
-                     0);
-    assert_int_equal(sh("%s %s ablate --data %s --unlabeled %s --model %s --out %s/ab2 %s --ranks-per-run 1 > %s/ab2.txt 2>&1",
-                        mpirun(2, 180), MIRD, data, unl, model, TMP, fl, TMP),
-                     0);
+    int rc = sh("%s ablate --data %s --unlabeled %s --model %s --out %s/ab1 %s >%s/ab1.txt 2>&1", MIRD, data, unl, model, TMP,
+                fl, TMP);
+    expect_rc(rc, 0, path("ab1.txt"), "ablate, 1 process");
+    rc = sh("%s %s ablate --data %s --unlabeled %s --model %s --out %s/ab2 %s --ranks-per-run 1 > %s/ab2.txt 2>&1",
+            mpirun(2, 180), MIRD, data, unl, model, TMP, fl, TMP);
+    expect_rc(rc, 0, path("ab2.txt"), "ablate, 2 ranks");
     const char *rows[4] = {"wsa-only", "recon", "recon-mi", "full"};
     for (int r = 0; r < 4; r++) {
-        assert_int_equal(sh("cmp -s %s/ab1/%s/summary.json %s/ab2/%s/summary.json", TMP, rows[r], TMP, rows[r]), 0);
+        char a[64], b[64];
+        snprintf(a, sizeof a, "ab1/%s/summary.json", rows[r]), snprintf(b, sizeof b, "ab2/%s/summary.json", rows[r]);
+        same_file(a, b);
         for (int s = 0; s < 2; s++)
             same_tensors(path("ab1/%s/seed_%d/best.safetensors", rows[r], s), path("ab2/%s/seed_%d/best.safetensors", rows[r], s));
     }

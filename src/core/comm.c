@@ -86,6 +86,7 @@ int comm_init(int *argc, char ***argv, char *err) {
 void comm_finalize(void) {
 #ifdef MIRD_MPI
     if (mpi_on) {
+        fflush(stdout), fflush(stderr); // before mpirun's output forwarding closes
         MPI_Finalize();
         free(world.h);
         world.h = NULL;

@@ -137,15 +137,16 @@ static void seed_close(Seed *S) {
 static void seed_rank_dropout(Seed *S, int resumed) {
     const Comm *cm = S->R->comm;
     RunState *st = &S->st;
-    if (cm->size == 1) return;
-    if (resumed && st->nranks == cm->size) {
-        st->dropout = st->rank_dropout[cm->rank];
+    int saved = st->nranks > 1 ? st->nranks : 1; // ranks that wrote the checkpoint
+    if (resumed && saved == cm->size) {
+        if (cm->size > 1) st->dropout = st->rank_dropout[cm->rank];
         return;
     }
+    if (!resumed && cm->size == 1) return;
     if (resumed && S->R->root)
-        fprintf(stderr, "mird: warning: seed %d: checkpoint written by %d rank(s), resumed on %d: the dropout streams "
-                        "of ranks 1.. start afresh (not bit-identical to an uninterrupted run)\n",
-                S->seed, st->nranks > 1 ? st->nranks : 1, cm->size);
+        fprintf(stderr, "mird: warning: seed %d: checkpoint written by %d rank(s), resumed on %d: batches split "
+                        "differently and ranks but 0 draw fresh dropout streams (not bit-identical to an uninterrupted run)\n",
+                S->seed, saved, cm->size);
     if (cm->rank > 0) rng_seed(&st->dropout, (uint64_t)S->seed, RNG_STREAM_DROPOUT_RANK + (uint64_t)cm->rank);
 }
 
@@ -250,6 +251,10 @@ static int seed_start(Seed *S, char *err) {
 static int seed_save(Seed *S, const char *path, char *err) {
     const Comm *cm = S->R->comm;
     RunState *st = &S->st;
+    if (cm->size == 1 && st->nranks) { // resumed from a run on several ranks: one stream now
+        free(st->rank_dropout);
+        st->rank_dropout = NULL, st->nranks = 0;
+    }
     if (cm->size > 1) {
         if (st->nranks != cm->size) {
             free(st->rank_dropout);
