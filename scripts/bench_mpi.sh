@@ -5,8 +5,9 @@
 # table. Targets at the paper size: throughput ratio >= 0.9, allreduce <= 10% of the step.
 #   scripts/bench_mpi.sh [--sizes tiny|small|paper,...] [--rounds 2] [--steps 3] [--workdir DIR]
 # Default --sizes tiny (a check of the script, seconds). The paper size needs a quiet machine, about
-# 25 GB of memory over both runs and tens of minutes:
-#   scripts/bench_mpi.sh --sizes paper --rounds 2 --steps 2 --workdir /tmp/mird-bench-mpi
+# 14 GB for the 1-process run and 2 x 9 GB for the 2-rank run (one after the other), and 20 to 40
+# minutes (docs/distributed.md):
+#   scripts/bench_mpi.sh --sizes paper --rounds 1 --steps 1 --workdir /tmp/mird-bench-mpi
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make -s all >/dev/null

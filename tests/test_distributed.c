@@ -178,8 +178,8 @@ static void test_golden_cases_on_2_ranks(void **state) {
 }
 
 // N ranks against one process after 4 steps. Measured worst errors (2 to 4 ranks, all four
-// cases): outputs 5e-7, gradients 6e-6 of each tensor's scale, parameters 2e-5 (the
-// standardised-CLUB case at lr 1e-3), MI 3e-5; exactly-zero gradients within 1e-6 of the largest.
+// cases, several runs): outputs 5e-7, gradients 1.2e-5 of each tensor's scale, parameters 2e-5
+// (the standardised-CLUB case at lr 1e-3), MI 7e-6.
 static const GoldenTol TOL_RANKS = {1e-5, 1e-4, 2e-4, 2e-4, 1e-5};
 
 static void test_ranks_equal_one_process(void **state) {

@@ -16,8 +16,9 @@ Sizes (no PyTorch needed: `mird init` writes the checkpoint, numpy the batch):
   tiny   1 BERT layer, hidden 64, vocabulary 2000, Ta 40, Tv 20 (seconds; checks the script)
   small  2 BERT layers, hidden 128, 2 heads, vocabulary 30522, Ta 400, Tv 55 (as tools/bench_torch.py)
   paper  the paper's model: 12-layer BERT-base (hidden 768), vocabulary 30522, Tl 50, Ta 400 x 33,
-         Tv 55 x 709; two BERT-base encoders, 226.6 M parameters. Needs about 11 GB for the
-         1-process run and 2 x 7 GB for 2 ranks, and minutes per step: run it on a quiet machine.
+         Tv 55 x 709; two BERT-base encoders, 226.6 M parameters. Needs about 14 GB for the
+         1-process run and 2 x 9 GB for 2 ranks (one after the other), and about 5 minutes per step
+         on a 2-core machine: run it on a quiet machine.
 Batch: 48 labeled + 96 unlabeled rows (the paper's batch with split rate 2) unless --B / --B-l.
 The last line is one JSON object with every number.
 """
