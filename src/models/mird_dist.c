@@ -34,6 +34,11 @@ void mird_set_comm(Mird *m, const Comm *c, int Bmax_global) {
         in->zg[w] = falloc((size_t)cap * z), in->dzg[w] = falloc((size_t)cap * z);
     }
     in->zpack = falloc((size_t)m->Bmax * zall), in->zgpack = falloc((size_t)cap * zall);
+    // measured on one node (docs/distributed.md): Open MPI progresses non-blocking collectives only
+    // inside MPI calls, and one blocking allreduce at the end was faster; overlap is for MPI
+    // stacks that progress them on their own
+    const char *e = getenv("MIRD_ALLREDUCE");
+    in->overlap = e && !strcmp(e, "overlap");
 }
 
 // Every rank's rows and labeled rows (one allgather of 2 ints per rank); this rank's first row in
@@ -114,6 +119,10 @@ static void group_slice(const Mird *m, int g, float **p, size_t *n) {
 void mird_dist_grad_ready(Mird *m, int g) {
     MirdInternal *in = m->in;
     if (!in->dist) return;
+    if (!in->overlap) {
+        in->ready[g] = 1;
+        return;
+    }
     TIMER_BEGIN(t);
     comm_progress(in->req, G_N); // earlier groups' transfers move on
     float *p;
@@ -128,5 +137,21 @@ void mird_dist_grad_wait(Mird *m) {
     if (!in->dist) return;
     TIMER_BEGIN(t);
     comm_wait(in->req, G_N);
+    // the noted groups in memory order (the same on every rank), adjacent ones in one call: the
+    // alignment padding between them is zero everywhere
+    for (int g = 0; g < G_N;) {
+        if (!in->ready[g]) {
+            g++;
+            continue;
+        }
+        int e = g;
+        while (e + 1 < G_N && in->ready[e + 1]) e++;
+        float *p, *q;
+        size_t n, k;
+        group_slice(m, g, &p, &n), group_slice(m, e, &q, &k);
+        if (q + k > p) comm_allreduce_f32(m->comm, p, (size_t)(q + k - p));
+        for (int j = g; j <= e; j++) in->ready[j] = 0;
+        g = e + 1;
+    }
     TIMER_END(t, "comm.allreduce");
 }

@@ -67,6 +67,9 @@ struct MirdInternal {
     float *zg[4], *dzg[4];               // gathered zl, za, zv, zy [Bc, z] and their gradients
     float *zpack, *zgpack;               // [Bmax, zl+za+zv+zy] / [Bcap, ...] packed rows for the gather
     CommReq req[G_N];                    // outstanding gradient allreduces, one per parameter group
+    int overlap;                         // 1: each group's allreduce starts when its backward is done
+                                         // (MIRD_ALLREDUCE=overlap); 0: all at the end of the backward
+    uint8_t ready[G_N];                  // groups whose gradient awaits the end-of-backward allreduce
 };
 
 // mird_dist.c: the model's side of data parallelism. Serially (no comm, or one rank) each is
@@ -79,6 +82,7 @@ void mird_dist_gather_latents(Mird *m, const MirdBatch *b);
 const float *mird_club_src(const Mird *m, int which);
 // After the CLUB backward on the gathered batch: this rank's rows of dzg added into dZ[4].
 void mird_dist_take_grads(Mird *m, float *const dZ[4], int B);
-// Parameter group g's gradient is final: start its sum over the ranks / wait for all of them.
+// Parameter group g's gradient is final: start its sum over the ranks (overlap) or note it / finish
+// all the sums (wait for the started ones, or sum the noted groups, adjacent ones in one call).
 void mird_dist_grad_ready(Mird *m, int g);
 void mird_dist_grad_wait(Mird *m);
