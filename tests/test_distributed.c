@@ -193,13 +193,16 @@ static void test_ranks_equal_one_process(void **state) {
     } runs[] = {{"mird_nolabel_wa", 4}, {"mird_club_std", 3}, {"mird_base", 2}, {"mird_lstm_full", 2}};
     size_t nruns = SANITIZER_BUILD ? 2 : sizeof runs / sizeof runs[0];
     for (size_t k = 0; k < nruns; k++) {
-        // the last case with the gradient allreduces started during the backward (MIRD_ALLREDUCE)
-        if (k == nruns - 1) setenv("MIRD_ALLREDUCE", "overlap", 1);
+        // the last cases with the other ways of summing the gradients (MIRD_ALLREDUCE): MPI_Allreduce
+        // after the backward, MPI_Iallreduce during it
+        if (k + 2 == nruns) setenv("MIRD_ALLREDUCE", "mpi", 1);
+        if (k + 1 == nruns) setenv("MIRD_ALLREDUCE", "overlap", 1);
         const char *one = path("one_%s.safetensors", runs[k].name), *many = path("many_%s.safetensors", runs[k].name);
         debug_step(runs[k].name, 1, "--steps 4", one);
         debug_step(runs[k].name, runs[k].n, "--steps 4", many);
         char tag[96];
-        snprintf(tag, sizeof tag, "%s, %d ranks vs 1%s", runs[k].name, runs[k].n, getenv("MIRD_ALLREDUCE") ? ", overlap" : "");
+        const char *mode = getenv("MIRD_ALLREDUCE");
+        snprintf(tag, sizeof tag, "%s, %d ranks vs 1%s%s", runs[k].name, runs[k].n, mode ? ", " : "", mode ? mode : "");
         unsetenv("MIRD_ALLREDUCE");
         assert_int_equal(golden_compare(many, one, tag, &TOL_RANKS), 0);
     }

@@ -24,7 +24,9 @@ static const char *launcher_env(void) {
 }
 
 #ifdef MIRD_MPI
-static int mpi_on = 0; // MPI_Init was called
+static int mpi_on = 0;  // MPI_Init was called
+static float *rsag_buf; // [RSAG_CHUNK] every rank's copy of this rank's block (comm_allreduce_f32_rsag)
+#define RSAG_CHUNK ((size_t)1 << 23)
 
 // Ranks under mpirun sharing a node split its cores, unless told otherwise.
 static void default_threads(void) {
@@ -88,6 +90,8 @@ void comm_finalize(void) {
     if (mpi_on) {
         fflush(stdout), fflush(stderr); // before mpirun's output forwarding closes
         MPI_Finalize();
+        free(rsag_buf);
+        rsag_buf = NULL;
         free(world.h);
         world.h = NULL;
         mpi_on = 0;
@@ -136,6 +140,35 @@ void comm_allreduce_f32(const Comm *c, float *x, size_t n) {
             size_t k = n - i < PIECE ? n - i : PIECE;
             MPI_Allreduce(MPI_IN_PLACE, x + i, (int)k, MPI_FLOAT, MPI_SUM, H(c));
         }
+#else
+    (void)c, (void)x, (void)n;
+#endif
+}
+
+void comm_allreduce_f32_rsag(const Comm *c, float *x, size_t n) {
+#ifdef MIRD_MPI
+    if (!ON(c)) return;
+    int P = c->size, me = c->rank;
+    if (!rsag_buf) rsag_buf = falloc(RSAG_CHUNK);
+    int *cnt = xmalloc(sizeof(int) * (size_t)P * 4), *dsp = cnt + P, *rcnt = cnt + 2 * P, *rdsp = cnt + 3 * P;
+    for (size_t o = 0; o < n; o += RSAG_CHUNK) {
+        size_t m = n - o < RSAG_CHUNK ? n - o : RSAG_CHUNK;
+        for (int r = 0; r < P; r++) { // rank r owns block [r m / P, (r + 1) m / P) of the chunk
+            size_t a = (size_t)r * m / P, e = (size_t)(r + 1) * m / P;
+            cnt[r] = (int)(e - a), dsp[r] = (int)a;
+        }
+        for (int r = 0; r < P; r++) rcnt[r] = cnt[me], rdsp[r] = r * cnt[me];
+        float *mine = x + o + dsp[me];
+        MPI_Alltoallv(x + o, cnt, dsp, MPI_FLOAT, rsag_buf, rcnt, rdsp, MPI_FLOAT, H(c));
+        memcpy(mine, rsag_buf, sizeof(float) * (size_t)cnt[me]);
+        for (int r = 1; r < P; r++) {
+            const float *s = rsag_buf + (size_t)r * cnt[me];
+#pragma omp simd
+            for (int i = 0; i < cnt[me]; i++) mine[i] += s[i];
+        }
+        MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x + o, cnt, dsp, MPI_FLOAT, H(c));
+    }
+    free(cnt);
 #else
     (void)c, (void)x, (void)n;
 #endif

@@ -44,7 +44,14 @@ void comm_free(Comm *c);
 
 // Sums over the ranks, in place.
 void comm_allreduce_f64(const Comm *c, double *x, int n);
-void comm_allreduce_f32(const Comm *c, float *x, size_t n);
+void comm_allreduce_f32(const Comm *c, float *x, size_t n); // MPI_Allreduce
+// The same sum as a reduce-scatter (MPI_Alltoallv, then each rank adds up its block) and an
+// MPI_Allgatherv, in chunks of 8 M floats through one buffer kept between calls. Every rank gets
+// the same bytes (each block is summed once, in rank order, by its owner). Written out because Open
+// MPI 4.1's reductions move large buffers through 32 KB shared-memory fragments (0.35 GB/s measured
+// on one node: a 224 MB MPI_Allreduce between 2 ranks took 0.55-0.6 s, this 0.08 s), while its
+// alltoall and allgather copy directly between the processes (docs/distributed.md).
+void comm_allreduce_f32_rsag(const Comm *c, float *x, size_t n);
 // Element-wise maximum over the ranks, in place.
 void comm_allreduce_max_int(const Comm *c, int *x, int n);
 // all[r * n + i] = rank r's mine[i].

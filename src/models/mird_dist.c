@@ -35,10 +35,11 @@ void mird_set_comm(Mird *m, const Comm *c, int Bmax_global) {
     }
     in->zpack = falloc((size_t)m->Bmax * zall), in->zgpack = falloc((size_t)cap * zall);
     // measured on one node (docs/distributed.md): Open MPI progresses non-blocking collectives only
-    // inside MPI calls, and one blocking allreduce at the end was faster; overlap is for MPI
-    // stacks that progress them on their own
+    // inside MPI calls, so overlap hid little and its non-blocking allreduce was slower; its blocking
+    // one moves large buffers slowly through shared-memory fragments, which the reduce-scatter +
+    // allgather of comm_allreduce_f32_rsag avoids
     const char *e = getenv("MIRD_ALLREDUCE");
-    in->overlap = e && !strcmp(e, "overlap");
+    in->ar_mode = e && !strcmp(e, "mpi") ? 1 : e && !strcmp(e, "overlap") ? 2 : 0;
 }
 
 // Every rank's rows and labeled rows (one allgather of 2 ints per rank); this rank's first row in
@@ -119,7 +120,7 @@ static void group_slice(const Mird *m, int g, float **p, size_t *n) {
 void mird_dist_grad_ready(Mird *m, int g) {
     MirdInternal *in = m->in;
     if (!in->dist) return;
-    if (!in->overlap) {
+    if (in->ar_mode != 2) {
         in->ready[g] = 1;
         return;
     }
@@ -149,7 +150,9 @@ void mird_dist_grad_wait(Mird *m) {
         float *p, *q;
         size_t n, k;
         group_slice(m, g, &p, &n), group_slice(m, e, &q, &k);
-        if (q + k > p) comm_allreduce_f32(m->comm, p, (size_t)(q + k - p));
+        size_t len = (size_t)(q + k - p);
+        if (in->ar_mode == 1) comm_allreduce_f32(m->comm, p, len);
+        else comm_allreduce_f32_rsag(m->comm, p, len);
         for (int j = g; j <= e; j++) in->ready[j] = 0;
         g = e + 1;
     }

@@ -67,8 +67,9 @@ struct MirdInternal {
     float *zg[4], *dzg[4];               // gathered zl, za, zv, zy [Bc, z] and their gradients
     float *zpack, *zgpack;               // [Bmax, zl+za+zv+zy] / [Bcap, ...] packed rows for the gather
     CommReq req[G_N];                    // outstanding gradient allreduces, one per parameter group
-    int overlap;                         // 1: each group's allreduce starts when its backward is done
-                                         // (MIRD_ALLREDUCE=overlap); 0: all at the end of the backward
+    int ar_mode;                         // how gradients are summed (MIRD_ALLREDUCE): 0 "end" (reduce-
+                                         // scatter + allgather after the backward), 1 "mpi" (MPI_Allreduce
+                                         // after it), 2 "overlap" (MPI_Iallreduce per group during it)
     uint8_t ready[G_N];                  // groups whose gradient awaits the end-of-backward allreduce
 };
 
