@@ -2,7 +2,8 @@
 #   make          install missing Debian build deps, build build/libmird.a and build/mird
 #   make test     also build the test suite twice (optimised, and address+undefined sanitizers) and run it
 #   make demo     the main job: synthetic benchmark, train, report (see README)
-# Options: BLAS=dnnl (default, measured fastest here) or BLAS=openblas; CC=clang works too.
+# Options: BLAS=dnnl (default, measured fastest here) or BLAS=openblas; CC=clang works too;
+#          MPI=1 (default: Open MPI, docs/distributed.md) or MPI=0 (no MPI, single process only).
 
 CC      := gcc
 BLAS    ?= dnnl
@@ -26,6 +27,21 @@ TESTS    := $(patsubst tests/%.c,%,$(TEST_SRC))
 
 B := build
 A := build/asan
+
+# ---- MPI (docs/distributed.md): MPI=1 (default) builds src/core/comm.c against Open MPI and links it;
+# MPI=0 builds comm.c's serial implementation and links no MPI. Flags from pkg-config, else Debian's
+# Open MPI paths (scripts/deps.sh installs libopenmpi-dev, after this file is read on a bare machine).
+# build/.mpi remembers the last MPI value, so switching it rebuilds comm.o and relinks.
+MPI ?= 1
+MPI_STAMP := $(shell mkdir -p $(B) && f=$(B)/.mpi; [ "$$(cat $$f 2>/dev/null)" = "$(MPI)" ] || echo "$(MPI)" > $$f; echo $$f)
+$(B)/obj/src/core/comm.o $(A)/obj/src/core/comm.o: $(MPI_STAMP) | deps
+ifeq ($(MPI),1)
+  MPI_ARCH   := $(shell $(CC) -print-multiarch 2>/dev/null)
+  MPI_CFLAGS ?= $(or $(shell pkg-config --cflags ompi-c 2>/dev/null),-I/usr/lib/$(MPI_ARCH)/openmpi/include)
+  MPI_LIBS   ?= $(or $(shell pkg-config --libs ompi-c 2>/dev/null),-L/usr/lib/$(MPI_ARCH)/openmpi/lib -lmpi)
+  LDLIBS     += $(MPI_LIBS)
+  $(B)/obj/src/core/comm.o $(A)/obj/src/core/comm.o: CFLAGS += -DMIRD_MPI $(MPI_CFLAGS)
+endif
 
 .SECONDARY:
 .PHONY: all deps test-deps test tests demo clean

@@ -2,7 +2,8 @@
 # Installs the Debian packages that building and testing mird need, only when one is missing.
 # Idempotent: a second run does nothing. Needs root (or sudo) only when something is missing.
 set -euo pipefail
-build_pkgs=(gcc make pkg-config libdnnl-dev libopenblas-dev libutf8proc-dev libjansson-dev libcmocka-dev nettle-dev)
+build_pkgs=(gcc make pkg-config libdnnl-dev libopenblas-dev libutf8proc-dev libjansson-dev libcmocka-dev nettle-dev
+            libopenmpi-dev openmpi-bin)
 test_pkgs=(clang libclang-rt-14-dev python3-numpy)
 want=("${build_pkgs[@]}")
 [ "${1:-}" = "--test" ] && want+=("${test_pkgs[@]}")

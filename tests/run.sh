@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+# Tests that start mird under mpirun (test_distributed; docs/distributed.md): CI and these machines
+# run as root, which Open MPI refuses unless told; no single-copy shared-memory transfers (ptrace
+# rules in containers). The sanitizer build's leak suppressions for Open MPI are set per mpirun
+# command by the test itself (tests/lsan_mpi.supp).
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
 passed=0; failed=0; failures=()
 for dir in "$@"; do
   for t in "$dir"/tests/test_*; do

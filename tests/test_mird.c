@@ -51,77 +51,6 @@ static int run_cmd(const char *fmt, ...) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-static float *tensor_f32(const StFile *f, const StTensor *t) {
-    char err[MIRD_ERRLEN];
-    float *x = falloc(t->numel ? t->numel : 1);
-    if (st_to_f32(f, t, x, t->numel, err)) fail_msg("%s", err);
-    return x;
-}
-
-// The comparison rule of tools/mird_ref.py (tensor_error): max |got - exp| / max(max |exp|, floor),
-// floor for gradients max(1e-5, 1e-6 * the largest expected gradient). The gradients that are exactly
-// 0 in exact arithmetic (attention key biases, WSA W_a / W_v biases: shift invariance of softmax and
-// sparsemax) hold only rounding noise on both sides: they must stay below 1e-5 of the largest gradient.
-// Parameters use the floor 1e-5 (zero-initialised biases with such noise gradients move by noise);
-// MI estimates and losses 1e-2 (differences and logs of O(1) terms).
-static int compare_outputs(const char *got_path, const char *exp_path, const char *tag) {
-    char err[MIRD_ERRLEN];
-    StFile g, e;
-    if (st_open(&g, got_path, err)) fail_msg("%s", err);
-    if (st_open(&e, exp_path, err)) fail_msg("%s", err);
-    int bad = 0;
-    double worst[4] = {0, 0, 0, 0}; // outputs/losses, grads, params, mi
-    double gscale = 0;
-    for (int i = 0; i < st_count(&e); i++) {
-        const StTensor *te = st_tensor(&e, i);
-        if (strncmp(te->name, "grad.", 5)) continue;
-        float *b = tensor_f32(&e, te);
-        for (size_t k = 0; k < te->numel; k++) gscale = fmax(gscale, fabs(b[k]));
-        free(b);
-    }
-    for (int i = 0; i < st_count(&e); i++) {
-        const StTensor *te = st_tensor(&e, i);
-        const StTensor *tg = st_find(&g, te->name);
-        if (!tg) {
-            printf("%s: missing %s\n", tag, te->name);
-            bad++;
-            continue;
-        }
-        if (tg->numel != te->numel || tg->ndim != te->ndim) {
-            printf("%s: %s has the wrong shape\n", tag, te->name);
-            bad++;
-            continue;
-        }
-        float *a = tensor_f32(&g, tg), *b = tensor_f32(&e, te);
-        int isgrad = !strncmp(te->name, "grad.", 5),
-            ismi = !strncmp(te->name, "mi.", 3) || !strncmp(te->name, "loss", 4), // MI estimates and losses
-            isparam = !strncmp(te->name, "param.", 6);
-        double floor = isgrad ? fmax(1e-5, 1e-6 * gscale) : ismi ? 1e-2 : isparam ? 1e-5 : 1e-6, tol = isgrad ? 1e-3 : 1e-4;
-        double r = rel_err_scale(a, b, (long)te->numel, floor);
-        const char *zero[5] = {"attention.self.key.bias", "WSA.W_a.bias", "WSA.W_v.bias", ".WA.W_a.bias", ".WA.W_v.bias"};
-        for (int z = 0; isgrad && z < 5; z++) {
-            size_t ln = strlen(te->name), lz = strlen(zero[z]);
-            if (ln >= lz && !strcmp(te->name + ln - lz, zero[z])) { // exactly 0 in exact arithmetic
-                double mx = 0;
-                for (size_t q = 0; q < te->numel; q++) mx = fmax(mx, fmax(fabs(a[q]), fabs(b[q])));
-                r = mx / fmax(gscale, 1e-5) * 100.0; // tolerance 1e-5 of the largest gradient
-            }
-        }
-        int k = isgrad ? 1 : isparam ? 2 : ismi ? 3 : 0;
-        if (r > worst[k]) worst[k] = r;
-        if (!(r <= tol)) {
-            printf("%s: %s rel err %.3g > %g\n", tag, te->name, r, tol);
-            bad++;
-        }
-        free(a), free(b);
-    }
-    printf("%s: %d tensors; worst rel err outputs %.2g, grads %.2g, params %.2g, mi %.2g\n", tag, st_count(&e),
-           worst[0], worst[1], worst[2], worst[3]);
-    st_close(&g);
-    st_close(&e);
-    return bad;
-}
-
 static void golden_case(const char *name) {
     char dir[256], args[512] = "", path[300];
     snprintf(dir, sizeof(dir), "tests/fixtures/%s", name);
@@ -135,7 +64,7 @@ static void golden_case(const char *name) {
                      mird_bin(), dir, dir, out, args);
     assert_int_equal(rc, 0);
     snprintf(path, sizeof(path), "%s/expected.safetensors", dir);
-    assert_int_equal(compare_outputs(out, path, name), 0);
+    assert_int_equal(golden_compare(out, path, name, &GOLDEN_TOL_TORCH), 0);
     unlink(out);
 }
 

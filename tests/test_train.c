@@ -187,17 +187,6 @@ static void test_runlog_truncate(void **state) {
 static char TMP[256];
 static const char *MIRD;
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
-
 static const char *TRAIN_FLAGS = "--epochs 3 --batch-size 8 --split-rate 2 --lr 1e-3 --mi-lr 1e-3 --club-steps 2 --max-len 12 "
                                  "--eval-batch-size 7 --threads 1 --quiet";
 
@@ -222,21 +211,6 @@ static int train(const char *out, const char *extra) {
     return sh("%s train --data %s/data/data.pkl --unlabeled %s/data/unlabeled.pkl --model %s/data/model.json "
               "--out %s/%s %s %s 2>%s/%s.stderr",
               MIRD, TMP, TMP, TMP, TMP, out, TRAIN_FLAGS, extra, TMP, out);
-}
-
-// Every tensor of a and b has the same name, dtype, shape and bytes.
-static void same_tensors(const char *a, const char *b) {
-    char err[MIRD_ERRLEN];
-    StFile fa, fb;
-    if (st_open(&fa, a, err) || st_open(&fb, b, err)) fail_msg("%s", err);
-    assert_int_equal(st_count(&fa), st_count(&fb));
-    for (int i = 0; i < st_count(&fa); i++) {
-        const StTensor *t = st_tensor(&fa, i), *u = st_find(&fb, t->name);
-        if (!u) fail_msg("%s: %s missing in %s", a, t->name, b);
-        if (t->nbytes != u->nbytes || memcmp(t->data, u->data, t->nbytes))
-            fail_msg("%s differs between %s and %s", t->name, a, b);
-    }
-    st_close(&fa), st_close(&fb);
 }
 
 static json_t *load_json(const char *fmt, const char *a) {

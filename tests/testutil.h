@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "core/rng.h"
+#include "io/safetensors.h"
 
 // Loss as a function of the current parameter values (computed in double from fp32 outputs).
 typedef double (*LossFn)(void *ctx);
@@ -25,5 +26,27 @@ void fill_uniform(float *x, long n, float lo, float hi, Rng *r);
 double dot_d(const float *x, const float *w, long n);
 // Max |a - b| / max(max|b|, floor): error relative to the reference tensor's scale.
 double rel_err_scale(const float *a, const float *b, long n, double floor);
+// Run a shell command (printf-style, up to 16 KiB); its exit status, 128 when it did not exit.
+int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 // Path of a file in ../shared/data (NULL if absent; tests then skip with a message).
 const char *shared_data(const char *name);
+
+// Every tensor of safetensors files a and b has the same name, dtype, shape and bytes (else the
+// test fails naming the tensor).
+void same_tensors(const char *a, const char *b);
+// A tensor of a safetensors file as floats (falloc'ed; fails the test on a conversion error).
+float *tensor_f32(const StFile *f, const StTensor *t);
+
+// `mird debug-step` outputs against expected ones, tensor by tensor: max |got - exp| /
+// max(max |exp|, floor) per tensor, with floor max(1e-5, 1e-6 x the largest expected gradient) for
+// gradients, 1e-2 for MI estimates and losses (differences and logs of O(1) terms), 1e-5 for
+// parameters (zero-initialised biases with noise gradients move by noise), 1e-6 for outputs. The
+// gradients that are exactly 0 in exact arithmetic (attention key biases, WSA / WA W_a / W_v biases:
+// shift invariance of softmax and sparsemax) hold only rounding noise on both sides: they must
+// stay below zero_grad x the largest gradient. Prints each violation and the worst error per kind
+// under `tag`; returns the number of violations.
+typedef struct {
+    double out, grad, param, mi, zero_grad;
+} GoldenTol;
+extern const GoldenTol GOLDEN_TOL_TORCH; // the PyTorch golden files: 1e-4, 1e-3, 1e-4, 1e-4, 1e-5
+int golden_compare(const char *got_path, const char *exp_path, const char *tag, const GoldenTol *tol);

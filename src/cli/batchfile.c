@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/comm.h"
 #include "core/common.h"
+#include "data/batch.h"
 #include "io/safetensors.h"
 
 static int is_float(StDtype t) { return t == ST_F32 || t == ST_F16 || t == ST_BF16 || t == ST_F64; }
@@ -99,18 +101,70 @@ done:
     return rc;
 }
 
+// Keep rows[0..n) (global indices) of every per-row array, in that order.
+static void *pick(void *src, size_t row_bytes, const int *rows, int n) {
+    char *dst = xmalloc(row_bytes * (size_t)(n > 0 ? n : 1));
+    for (int i = 0; i < n; i++) memcpy(dst + row_bytes * i, (char *)src + row_bytes * rows[i], row_bytes);
+    free(src);
+    return dst;
+}
+
+static void take_part(LoadedBatch *lb, const MirdConfig *c, int p, int n) {
+    int *rows = xmalloc(sizeof(int) * (size_t)lb->B), nl;
+    int cnt = batch_part_rows(lb->B, lb->B_l, p, n, rows, &nl);
+    size_t T = (size_t)lb->Tl * sizeof(int32_t);
+    lb->ids = pick(lb->ids, T, rows, cnt), lb->mask = pick(lb->mask, T, rows, cnt);
+    lb->types = pick(lb->types, T, rows, cnt);
+    lb->ac = pick(lb->ac, (size_t)lb->Ta * c->d_a * sizeof(float), rows, cnt);
+    lb->vi = pick(lb->vi, (size_t)lb->Tv * c->d_v * sizeof(float), rows, cnt);
+    if (lb->labels) lb->labels = pick(lb->labels, sizeof(float), rows, nl); // labeled rows come first
+    lb->B = cnt, lb->B_l = nl;
+    free(rows);
+}
+
 int batchfile_load_with_model(const char *ckpt, const char *batch, int need_labels, Mird *m, LoadedBatch *lb,
                               char *err) {
+    const Comm *w = comm_world();
     MirdConfig cfg;
-    if (mird_config_from_checkpoint(&cfg, ckpt, err) || batchfile_read(lb, batch, &cfg, need_labels, err)) return -1;
-    if (mird_create(m, &cfg, lb->B, lb->Tl, lb->Ta, lb->Tv, err)) {
+    memset(lb, 0, sizeof *lb);
+    int rc = mird_config_from_checkpoint(&cfg, ckpt, err) || batchfile_read(lb, batch, &cfg, need_labels, err);
+    if (comm_agree(w, rc, err)) {
         batchfile_free(lb);
         return -1;
     }
-    if (mird_load_params(m, ckpt, 0, err)) {
+    lb->B_all = lb->B, lb->B_l_all = lb->B_l;
+    if (w->size > 1) take_part(lb, &cfg, w->rank, w->size);
+    rc = mird_create(m, &cfg, lb->B > 0 ? lb->B : 1, lb->Tl, lb->Ta, lb->Tv, err);
+    if (!rc && mird_load_params(m, ckpt, 0, err)) {
         mird_free(m);
+        rc = -1;
+    }
+    if (comm_agree(w, rc, err)) {
+        if (!rc) mird_free(m);
         batchfile_free(lb);
         return -1;
     }
+    mird_set_comm(m, w, lb->B_all);
     return 0;
+}
+
+void batchfile_gather_rows(const LoadedBatch *lb, const float *mine, long width, float *out) {
+    const Comm *w = comm_world();
+    if (w->size == 1) {
+        memcpy(out, mine, sizeof(float) * (size_t)lb->B * width);
+        return;
+    }
+    // every rank's rows in rank order, then each row to its place in the file
+    int *cnt = xmalloc(sizeof(int) * (size_t)w->size), *rows = xmalloc(sizeof(int) * (size_t)lb->B_all);
+    int k = 0;
+    for (int r = 0; r < w->size; r++) {
+        cnt[r] = batch_part_rows(lb->B_all, lb->B_l_all, r, w->size, rows + k, NULL);
+        k += cnt[r];
+    }
+    float *all = falloc((size_t)lb->B_all * width);
+    if (width > 1L << 24) comm_abort(1, "batchfile_gather_rows: rows too wide");
+    comm_allgatherv_rows(w, mine, cnt, (int)width, all);
+    for (int i = 0; i < lb->B_all; i++)
+        memcpy(out + (size_t)rows[i] * width, all + (size_t)i * width, sizeof(float) * (size_t)width);
+    free(all), free(cnt), free(rows);
 }

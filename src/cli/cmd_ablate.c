@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "core/comm.h"
 #include "core/common.h"
 #include "train/metrics.h"
 #include "train/runfiles.h"
@@ -29,16 +30,17 @@ int cmd_ablate(int argc, char **argv) {
     runconfig_defaults(&base);
     char err[MIRD_ERRLEN] = "";
     int rc = runconfig_parse_args(&base, argc, argv, err);
+    int root0 = comm_world()->rank == 0; // usage errors are the same on every rank: rank 0 prints
     if (rc == -2) {
-        fprintf(stderr, "mird: %s\n", err);
+        if (root0) fprintf(stderr, "mird: %s\n", err);
         return 1;
     }
     if (rc) {
-        fprintf(stderr, "mird: ablate: %s\n", err);
+        if (root0) fprintf(stderr, "mird: ablate: %s\n", err);
         return 2;
     }
     if (runconfig_validate(&base, err)) {
-        fprintf(stderr, "mird: ablate: %s\n", err);
+        if (root0) fprintf(stderr, "mird: ablate: %s\n", err);
         return 2;
     }
     static const struct {
@@ -52,23 +54,29 @@ int cmd_ablate(int argc, char **argv) {
         {"full", "full", "MIRD (+ unlabeled)", 1, 0},
     };
     const int NR = 4;
-    static char outs[4][RC_PATH];
+    static char outs[4][RC_PATH], labels[4][96];
+    RunConfig rows[4];
+    const char *lab[4];
     for (int r = 0; r < NR; r++) {
-        RunConfig c = base;
+        RunConfig *c = &rows[r];
+        *c = base;
         if (snprintf(outs[r], sizeof outs[r], "%s/%s", base.out, LADDER[r].row) >= (int)sizeof outs[r]) {
             fprintf(stderr, "mird: ablate: --out: path too long\n");
             return 2;
         }
-        memcpy(c.out, outs[r], sizeof c.out);
-        snprintf(c.ablation, sizeof c.ablation, "%s", LADDER[r].ablation);
-        if (!LADDER[r].unlabeled) c.unlabeled[0] = 0;
-        if (LADDER[r].mi_lr > 0) c.mi_lr = LADDER[r].mi_lr;
-        if (!c.quiet) fprintf(stderr, "mird: ablate: row %d/%d: %s -> %s\n", r + 1, NR, LADDER[r].label, c.out);
-        rc = train_run(&c, err);
-        if (rc) {
-            fprintf(stderr, "mird: ablate: %s: %s\n", LADDER[r].row, err);
-            return rc == TRAIN_USAGE ? 2 : rc == TRAIN_STOPPED ? TRAIN_STOPPED : 1;
-        }
+        memcpy(c->out, outs[r], sizeof c->out);
+        snprintf(c->ablation, sizeof c->ablation, "%s", LADDER[r].ablation);
+        if (!LADDER[r].unlabeled) c->unlabeled[0] = 0;
+        if (LADDER[r].mi_lr > 0) c->mi_lr = LADDER[r].mi_lr;
+        snprintf(labels[r], sizeof labels[r], "ablate: row %d/%d: %s", r + 1, NR, LADDER[r].label);
+        lab[r] = labels[r];
+    }
+    // the rows in turn (under mpirun with --ranks-per-run, every (row, seed) run dealt to the groups)
+    int failed = 0;
+    rc = train_runs(rows, NR, lab, NULL, &failed, err);
+    if (rc) {
+        if (comm_world()->rank == 0) fprintf(stderr, "mird: ablate: %s: %s\n", LADDER[failed].row, err);
+        return rc == TRAIN_USAGE ? 2 : rc == TRAIN_STOPPED ? TRAIN_STOPPED : 1;
     }
     static const int COLS[] = {MET_HAS0_ACC2, MET_HAS0_F1, MET_NON0_ACC2, MET_NON0_F1, MET_MAE, MET_CORR, MET_ACC5, MET_ACC7};
     static const char *const HEAD[] = {"Has0-Acc2", "Has0-F1", "Non0-Acc2", "Non0-F1", "MAE", "Corr", "Acc-5", "Acc-7"};

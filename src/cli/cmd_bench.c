@@ -17,6 +17,10 @@
 // the projected time of a CMU-MOSI epoch (--epoch-clips labeled clips in batches of the batch's
 // labeled rows) and of --epochs epochs, training steps only.
 // The model's weights change during the run (each step updates them); the batch is reused.
+// Under mpirun with several ranks the batch's rows are split over the ranks (docs/distributed.md)
+// and each timed step is the global data-parallel step; rank 0 reports (its step times and stage
+// table, which has the gradient allreduce as "comm.allreduce"), with batch sizes of the global
+// batch, "ranks", and peak_rss_bytes_all_ranks.
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -29,6 +33,7 @@
 
 #include "cli/batchfile.h"
 #include "cli/commands.h"
+#include "core/comm.h"
 #include "core/common.h"
 #include "core/gemm_probe.h"
 #include "core/matmul.h"
@@ -49,7 +54,8 @@ static void bench_usage(FILE *f) {
                "  has bfloat16 instructions; otherwise a one-line note and float32).\n"
                "  The step is also rated against dnnl_sgemm on BERT-base shapes timed in the same run\n"
                "  (--probe-reps R, default 3; 0 = no probe) and projected to a CMU-MOSI epoch of\n"
-               "  --epoch-clips N labeled clips (1284) and to --epochs E epochs (100).\n");
+               "  --epoch-clips N labeled clips (1284) and to --epochs E epochs (100).\n"
+               "  Under mpirun the batch's rows are split over the ranks: the global step, with comm.* stages.\n");
 }
 
 static int parse_int(const char *flag, const char *s, int lo, int hi, int *dst) {
@@ -159,15 +165,16 @@ int cmd_bench(int argc, char **argv) {
     char err[MIRD_ERRLEN];
     LoadedBatch lb;
     Mird m;
+    const Comm *w = comm_world();
     if (batchfile_load_with_model(ckpt, batch, 0, &m, &lb, err)) {
-        fprintf(stderr, "mird: %s\n", err);
+        if (w->rank == 0) fprintf(stderr, "mird: %s\n", err);
         return 1;
     }
     const MirdConfig cfg = m.cfg;
     MirdBatch b = {lb.ids, lb.mask, lb.types, lb.ac, lb.vi, lb.B_l ? lb.labels : NULL,
                    lb.B,   lb.B_l, lb.Tl,    lb.Ta, lb.Tv};
-    if (mird_check_batch(&m, &b, err)) {
-        fprintf(stderr, "mird: %s: %s\n", batch, err);
+    if (comm_agree(w, mird_check_batch(&m, &b, err), err)) {
+        if (w->rank == 0) fprintf(stderr, "mird: %s: %s\n", batch, err);
         mird_free(&m);
         batchfile_free(&lb);
         return 1;
@@ -227,10 +234,14 @@ int cmd_bench(int argc, char **argv) {
     json_object_set_new(j, "club_mode", json_string(mode == MIRD_CLUB_ONCE ? "once" : "official"));
     json_object_set_new(j, "steps", json_integer(steps));
     json_object_set_new(j, "threads", json_integer(omp_get_max_threads()));
+    json_object_set_new(j, "ranks", json_integer(w->size));
+    double rss_all = (double)peak;
+    comm_allreduce_f64(w, &rss_all, 1);
+    json_object_set_new(j, "peak_rss_bytes_all_ranks", json_integer((json_int_t)rss_all));
     json_object_set_new(j, "blas", json_string(matmul_backend()));
     json_object_set_new(j, "precision", json_string(matmul_precision_name(prec)));
-    json_object_set_new(j, "batch_rows", json_integer(lb.B));
-    json_object_set_new(j, "batch_labeled", json_integer(lb.B_l));
+    json_object_set_new(j, "batch_rows", json_integer(lb.B_all));
+    json_object_set_new(j, "batch_labeled", json_integer(lb.B_l_all));
     json_object_set_new(j, "Tl", json_integer(lb.Tl));
     json_object_set_new(j, "Ta", json_integer(lb.Ta));
     json_object_set_new(j, "Tv", json_integer(lb.Tv));
@@ -265,9 +276,9 @@ int cmd_bench(int argc, char **argv) {
     json_object_set_new(j, "run_hours_projected", json_real(epoch_steps * med * epochs / 3600.0));
     json_t *st = json_object();
     if (!json_only) {
-        printf("mird bench: %d steps, club mode %s, %d threads, batch %d rows (%d labeled), Tl %d Ta %d Tv %d, "
+        printf("mird bench: %d steps, club mode %s, %d ranks x %d threads, batch %d rows (%d labeled), Tl %d Ta %d Tv %d, "
                "H %d, %d BERT layers, V %d\n",
-               steps, mode == MIRD_CLUB_ONCE ? "once" : "official", omp_get_max_threads(), lb.B, lb.B_l, lb.Tl,
+               steps, mode == MIRD_CLUB_ONCE ? "once" : "official", w->size, omp_get_max_threads(), lb.B_all, lb.B_l_all, lb.Tl,
                lb.Ta, lb.Tv, cfg.bert.hidden_size, cfg.bert.num_hidden_layers, cfg.bert.vocab_size);
         printf("%-24s %12s %8s %12s %10s\n", "stage", "s/step", "share", "GFLOP/step", "GFLOP/s");
     }
@@ -308,7 +319,7 @@ int cmd_bench(int argc, char **argv) {
     mird_free(&m);
     batchfile_free(&lb);
     if (!finite) {
-        fprintf(stderr, "mird: bench: the loss became non-finite during the run\n");
+        if (w->rank == 0) fprintf(stderr, "mird: bench: the loss became non-finite during the run\n");
         return 1;
     }
     return 0;

@@ -8,6 +8,9 @@
 // the objective), and after all steps param.NAME for every model and estimator parameter and
 // losses [N]. Each step = forward + backward + one AdamW step on the model + K Adam steps on the
 // estimators (latents recomputed after the model update; dropout is off, so once suffices).
+// Under mpirun with several ranks the batch's rows are split over the ranks (labeled rows with
+// their unlabeled partners, docs/distributed.md), each step is the data-parallel step, and rank 0
+// writes the same file a single process would (per-row outputs gathered back into row order).
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 
 #include "cli/batchfile.h"
 #include "cli/commands.h"
+#include "core/comm.h"
 #include "core/common.h"
 #include "io/safetensors.h"
 #include "models/mird.h"
@@ -26,7 +30,8 @@ static void ds_usage(FILE *f) {
                "  runs N training steps (default 1) with dropout off and writes the first step's outputs,\n"
                "  loss terms and gradients and the final parameters (see INTERFACES.md section 4);\n"
                "  defaults: --lr 1e-5 --mi-lr 1e-3 --weight-decay 0.01 --club-steps 5 --objective log\n"
-               "  (objectives: log, no_rec, no_mi, weighted, pred)\n");
+               "  (objectives: log, no_rec, no_mi, weighted, pred)\n"
+               "  under mpirun the batch's rows are split over the ranks and rank 0 writes the same file\n");
 }
 
 static int parse_float(const char *flag, const char *s, float *dst) {
@@ -106,13 +111,17 @@ int cmd_debug_step(int argc, char **argv) {
     char err[MIRD_ERRLEN];
     LoadedBatch lb;
     Mird m;
+    const Comm *w = comm_world();
     if (batchfile_load_with_model(ckpt, batch, 1, &m, &lb, err)) {
-        fprintf(stderr, "mird: %s\n", err);
+        if (w->rank == 0) fprintf(stderr, "mird: %s\n", err);
         return 1;
     }
     MirdBatch b = {lb.ids, lb.mask, lb.types, lb.ac, lb.vi, lb.labels, lb.B, lb.B_l, lb.Tl, lb.Ta, lb.Tv};
-    if (mird_check_batch(&m, &b, err)) {
-        fprintf(stderr, "mird: %s: %s\n", batch, err);
+    char e2[MIRD_ERRLEN] = "";
+    int bad = mird_check_batch(&m, &b, e2);
+    if (bad) errf(err, "%s: %s", batch, e2);
+    if (comm_agree(w, bad, err)) {
+        if (w->rank == 0) fprintf(stderr, "mird: %s\n", err);
         mird_free(&m);
         batchfile_free(&lb);
         return 1;
@@ -146,44 +155,54 @@ int cmd_debug_step(int argc, char **argv) {
         optim_step(&m.opt, &m.params, lr, m.has_grad);
         if (mird_obj_has_mi(obj) && K > 0) mird_estimator_steps(&m, &b, K, mi_lr, MIRD_CLUB_ONCE, NULL);
     }
-    StWriter w;
-    stw_init(&w);
+    // per-row outputs in the file's row order (gathered from every rank under mpirun)
+    float **rowout[8] = {&o_zl, &o_za, &o_zv, &o_zy, &o_y, &o_xl, &o_xa, &o_xv};
+    const long width[8] = {c->zl_size, c->za_size, c->zv_size, c->zy_size, 1, (long)lb.Tl * V, (long)lb.Ta * c->d_a,
+                           (long)lb.Tv * c->d_v};
+    for (int k = 0; k < 8 && w->size > 1; k++) {
+        float *all = falloc((size_t)lb.B_all * width[k]);
+        batchfile_gather_rows(&lb, *rowout[k], width[k], all);
+        free(*rowout[k]);
+        *rowout[k] = all;
+    }
+    StWriter sw;
+    stw_init(&sw);
     int64_t sh[3];
-    sh[0] = B, sh[1] = c->zl_size, stw_add_f32(&w, "zl", 2, sh, o_zl);
-    sh[1] = c->za_size, stw_add_f32(&w, "za", 2, sh, o_za);
-    sh[1] = c->zv_size, stw_add_f32(&w, "zv", 2, sh, o_zv);
-    sh[1] = c->zy_size, stw_add_f32(&w, "zy", 2, sh, o_zy);
-    sh[1] = 1, stw_add_f32(&w, "y_hat", 2, sh, o_y);
-    sh[1] = lb.Tl, sh[2] = V, stw_add_f32(&w, "x_l_hat", 3, sh, o_xl);
-    sh[1] = lb.Ta, sh[2] = c->d_a, stw_add_f32(&w, "x_a_hat", 3, sh, o_xa);
-    sh[1] = lb.Tv, sh[2] = c->d_v, stw_add_f32(&w, "x_v_hat", 3, sh, o_xv);
+    sh[0] = lb.B_all, sh[1] = c->zl_size, stw_add_f32(&sw, "zl", 2, sh, o_zl);
+    sh[1] = c->za_size, stw_add_f32(&sw, "za", 2, sh, o_za);
+    sh[1] = c->zv_size, stw_add_f32(&sw, "zv", 2, sh, o_zv);
+    sh[1] = c->zy_size, stw_add_f32(&sw, "zy", 2, sh, o_zy);
+    sh[1] = 1, stw_add_f32(&sw, "y_hat", 2, sh, o_y);
+    sh[1] = lb.Tl, sh[2] = V, stw_add_f32(&sw, "x_l_hat", 3, sh, o_xl);
+    sh[1] = lb.Ta, sh[2] = c->d_a, stw_add_f32(&sw, "x_a_hat", 3, sh, o_xa);
+    sh[1] = lb.Tv, sh[2] = c->d_v, stw_add_f32(&sw, "x_v_hat", 3, sh, o_xv);
     float scal[11] = {first.pred, first.rec_l, first.rec_a, first.rec_v, first.mi[0], first.mi[1],
                       first.mi[2], first.mi[3], first.mi[4], first.mi[5], first.total};
     const char *sn[11] = {"loss.pred", "loss.rec_l", "loss.rec_a", "loss.rec_v", "mi.la", "mi.lv",
                           "mi.av",     "mi.yl",      "mi.ya",      "mi.yv",      "loss.total"};
     int64_t one = 1;
-    for (int i = 0; i < 11; i++) stw_add_f32(&w, sn[i], 1, &one, &scal[i]);
+    for (int i = 0; i < 11; i++) stw_add_f32(&sw, sn[i], 1, &one, &scal[i]);
     char name[PARAM_NAME_MAX + 8];
     for (int i = 0; i < m.params.n; i++) {
         const ParamInfo *pi = &m.params.p[i];
         snprintf(name, sizeof(name), "grad.%s", pi->name);
-        stw_add_f32(&w, name, pi->ndim, pi->shape, o_grad + pi->offset);
+        stw_add_f32(&sw, name, pi->ndim, pi->shape, o_grad + pi->offset);
         snprintf(name, sizeof(name), "param.%s", pi->name);
-        stw_add_f32(&w, name, pi->ndim, pi->shape, m.params.data + pi->offset);
+        stw_add_f32(&sw, name, pi->ndim, pi->shape, m.params.data + pi->offset);
     }
     for (int i = 0; i < m.est.n; i++) {
         const ParamInfo *pi = &m.est.p[i];
         snprintf(name, sizeof(name), "param.%s", pi->name);
-        stw_add_f32(&w, name, pi->ndim, pi->shape, m.est.data + pi->offset);
+        stw_add_f32(&sw, name, pi->ndim, pi->shape, m.est.data + pi->offset);
     }
     int64_t ns = steps;
-    stw_add_f32(&w, "losses", 1, &ns, losses);
-    int rc = 0;
-    if (stw_write(&w, out, err)) {
-        fprintf(stderr, "mird: %s\n", err);
+    stw_add_f32(&sw, "losses", 1, &ns, losses);
+    int rc = w->rank == 0 && stw_write(&sw, out, err); // every rank holds the same model: rank 0 writes
+    if (comm_agree(w, rc, err)) {
+        if (w->rank == 0) fprintf(stderr, "mird: %s\n", err);
         rc = 1;
     }
-    stw_free(&w);
+    stw_free(&sw);
     free(o_zl), free(o_za), free(o_zv), free(o_zy), free(o_xl), free(o_xa), free(o_xv), free(o_y), free(o_grad);
     free(losses);
     mird_free(&m);

@@ -4,7 +4,35 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "core/comm.h"
 #include "core/common.h"
+
+// Commands that run under mpirun with several ranks (docs/distributed.md); the others refuse.
+static const char *const DISTRIBUTED[] = {"train", "ablate", "debug-step", "bench", NULL};
+
+static int run_command(const Command *c, int argc, char **argv) {
+    char err[MIRD_ERRLEN];
+    if (comm_init(&argc, &argv, err)) {
+        fprintf(stderr, "mird: %s\n", err);
+        return 1;
+    }
+    const Comm *w = comm_world();
+    // results and tables come from rank 0; the other ranks' stdout would repeat them
+    if (w->rank > 0 && !freopen("/dev/null", "w", stdout)) return 1;
+    int ok = w->size == 1;
+    for (int i = 0; DISTRIBUTED[i]; i++) ok |= !strcmp(c->name, DISTRIBUTED[i]);
+    int rc;
+    if (!ok) {
+        if (w->rank == 0)
+            fprintf(stderr, "mird: %s does not run on several MPI ranks (only train, ablate, debug-step and bench do); "
+                            "run it without mpirun\n", c->name);
+        rc = 2;
+    } else {
+        rc = c->fn(argc - 1, argv + 1);
+    }
+    comm_finalize();
+    return rc;
+}
 
 static const Command COMMANDS[] = {
     {"version", cmd_version, "print the version and the BLAS backend"},
@@ -48,7 +76,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++)
-        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], COMMANDS[i].name)) return run_command(&COMMANDS[i], argc, argv);
     fprintf(stderr, "mird: unknown command '%s' (see mird --help)\n", argv[1]);
     return 2;
 }

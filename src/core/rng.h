@@ -4,6 +4,9 @@
 #include <stdint.h>
 
 enum { RNG_STREAM_INIT = 0, RNG_STREAM_DROPOUT = 1, RNG_STREAM_SHUFFLE = 2, RNG_STREAM_DATA = 3 };
+// Data-parallel training: rank p >= 1 draws its dropout from stream RNG_STREAM_DROPOUT_RANK + p
+// (rank 0 keeps RNG_STREAM_DROPOUT, the single-process stream).
+#define RNG_STREAM_DROPOUT_RANK 1024
 
 typedef struct {
     uint64_t s[4];

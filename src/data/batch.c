@@ -97,19 +97,52 @@ void batch_iter_epoch_from(BatchIter *it, const Rng *start, long skip) {
 
 int batch_iter_count(const BatchIter *it) { return (it->N_l + it->B_l - 1) / it->B_l; }
 
-int batch_iter_next(BatchIter *it, Batch *b) {
-    if (it->pos >= it->N_l) return 0;
-    int bl = it->N_l - it->pos < it->B_l ? it->N_l - it->pos : it->B_l;
-    if (b->cap_l < bl || b->cap < bl * (1 + it->r) || b->d_a != it->lab->d_a || b->d_v != it->lab->d_v) return -1;
-    for (int j = 0; j < bl; j++) {
-        int i = it->order[it->pos + j];
-        batch_put(b, j, it->lab, i);
-        b->labels[j] = it->lab->labels[i];
+// [p m / n, (p + 1) m / n): part p of a balanced contiguous split of m items into n parts
+static void share(int m, int p, int n, int *a, int *e) {
+    *a = (int)((long)p * m / n), *e = (int)((long)(p + 1) * m / n);
+}
+
+int batch_part_rows(int B, int B_l, int p, int n, int *rows, int *labeled) {
+    int cnt = 0, a, e;
+    share(B_l, p, n, &a, &e);
+    for (int j = a; j < e; j++, cnt++)
+        if (rows) rows[cnt] = j;
+    if (labeled) *labeled = e - a;
+    if (B_l > 0 && (B - B_l) % B_l == 0) { // partners k of the part's labeled rows
+        for (int k = 0; k < (B - B_l) / B_l; k++)
+            for (int j = a; j < e; j++, cnt++)
+                if (rows) rows[cnt] = B_l + k * B_l + j;
+    } else {
+        share(B - B_l, p, n, &a, &e);
+        for (int j = a; j < e; j++, cnt++)
+            if (rows) rows[cnt] = B_l + j;
     }
-    for (int k = 0; k < it->r; k++)
-        for (int j = 0; j < bl; j++) batch_put(b, bl + k * bl + j, it->unl, it->order[it->pos + j] + k * it->N_l);
-    b->B_l = bl;
-    b->B = bl * (1 + it->r);
+    return cnt;
+}
+
+int batch_iter_next(BatchIter *it, Batch *b) { return batch_iter_next_part(it, b, 0, 1); }
+
+int batch_iter_next_part(BatchIter *it, Batch *b, int p, int n) {
+    if (it->pos >= it->N_l) return 0;
+    int bl = it->N_l - it->pos < it->B_l ? it->N_l - it->pos : it->B_l, B = bl * (1 + it->r), nl;
+    int *rows = xmalloc(sizeof(int) * (size_t)B), cnt = batch_part_rows(B, bl, p, n, rows, &nl);
+    if (b->cap_l < nl || b->cap < cnt || b->d_a != it->lab->d_a || b->d_v != it->lab->d_v) {
+        free(rows);
+        return -1;
+    }
+    for (int q = 0; q < cnt; q++) {
+        int g = rows[q], j = g < bl ? g : (g - bl) % bl, k = g < bl ? -1 : (g - bl) / bl;
+        int i = it->order[it->pos + j];
+        if (k < 0) {
+            batch_put(b, q, it->lab, i);
+            b->labels[q] = it->lab->labels[i];
+        } else {
+            batch_put(b, q, it->unl, i + k * it->N_l);
+        }
+    }
+    free(rows);
+    b->B_l = nl;
+    b->B = cnt;
     it->pos += bl;
     return 1;
 }

@@ -60,9 +60,22 @@ void batch_iter_epoch_from(BatchIter *it, const Rng *start, long skip);
 // Fill b with the next batch of the epoch: 1, or 0 when the epoch is done; -1 (nothing filled) when
 // b cannot hold B_l labeled and (1 + r) B_l rows or its d_a / d_v differ from the data's.
 int batch_iter_next(BatchIter *it, Batch *b);
+// Data parallelism (docs/distributed.md): part p of n fills only its share of the same batch
+// (batch_part_rows), in the usual layout (its labeled rows, then their partners); a part may get
+// no row (b->B = 0). batch_iter_next(it, b) is part 0 of 1. Returns as batch_iter_next.
+int batch_iter_next_part(BatchIter *it, Batch *b, int p, int n);
 // Batches per epoch: ceil(N_l / B_l).
 int batch_iter_count(const BatchIter *it);
 
 // Evaluation batch: clips [start, start + count) of s (count capped at b->cap and at the end of the
 // split) as rows 0..; they are labeled rows when s has labels. Returns the number of rows filled.
 int batch_seq(Batch *b, const DataSplit *s, int start, int count);
+
+// The rows of a global batch of B rows (the first B_l labeled) that part p of n holds, as global
+// row indices in the part's own batch layout. When the batch is B_l (1 + r) rows with partner k
+// of labeled row j at row B_l + k B_l + j (training's pairing), the part takes a balanced
+// contiguous range of the labeled rows and their partners: its labeled rows, then partner k of
+// each of them for k = 0 .. r-1. Otherwise (e.g. no labeled row) the labeled and the unlabeled
+// rows are each split into balanced contiguous ranges. Returns the row count; *labeled (may be
+// NULL) gets how many of them are labeled; rows (may be NULL) gets the indices.
+int batch_part_rows(int B, int B_l, int p, int n, int *rows, int *labeled);

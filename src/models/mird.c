@@ -269,6 +269,8 @@ void mird_free(Mird *m) {
             for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) free(q[i]);
         }
         for (int w = 0; w < 4; w++) free(in->zst[w]), free(in->dzst[w]), free(in->zmean[w]), free(in->zrstd[w]);
+        for (int w = 0; w < 4; w++) free(in->zg[w]), free(in->dzg[w]);
+        free(in->zpack), free(in->zgpack), free(in->counts);
         free(in->types0);
         free(in);
     }
@@ -292,14 +294,15 @@ void mird_reset_optim(Mird *m) {
 
 int mird_check_batch(const Mird *m, const MirdBatch *b, char *err) {
     const MirdConfig *c = &m->cfg;
-    if (b->B < 1 || b->B > m->Bmax) return errf(err, "batch: %d rows, the model holds 1 to %d", b->B, m->Bmax);
+    int lo = m->in->dist ? 0 : 1; // a rank's share of a global batch may be empty
+    if (b->B < lo || b->B > m->Bmax) return errf(err, "batch: %d rows, the model holds %d to %d", b->B, lo, m->Bmax);
     if (b->B_l < 0 || b->B_l > b->B) return errf(err, "batch: %d labeled rows out of %d", b->B_l, b->B);
     if (b->B_l > 0 && !b->labels) return errf(err, "batch: labels missing");
     if (b->Tl < 1 || b->Tl > m->Tl || b->Ta < 1 || b->Ta > m->Ta || b->Tv < 1 || b->Tv > m->Tv)
         return errf(err, "batch: lengths Tl=%d Ta=%d Tv=%d exceed the model's capacity %d/%d/%d", b->Tl, b->Ta,
                     b->Tv, m->Tl, m->Ta, m->Tv);
     char e2[MIRD_ERRLEN];
-    if (bert_check_inputs(&c->bert, b->ids, b->types, b->B, b->Tl, e2)) return errf(err, "batch: %s", e2);
+    if (b->B > 0 && bert_check_inputs(&c->bert, b->ids, b->types, b->B, b->Tl, e2)) return errf(err, "batch: %s", e2);
     long n = (long)b->B * b->Tl;
     for (long i = 0; i < n; i++)
         if (b->mask[i] != 0 && b->mask[i] != 1)
@@ -312,19 +315,20 @@ static void take_last(float *last, const float *h, int B, int T, int H) {
     for (int b = 0; b < B; b++) memcpy(last + (size_t)b * H, h + ((size_t)b * T + T - 1) * H, (size_t)H * sizeof(float));
 }
 
-static double mse_d(const float *a, const float *b, long n) {
+// Sum of squared differences (the MSE terms divide by the global element count).
+static double sse_d(const float *a, const float *b, long n) {
     double s = 0;
 #pragma omp parallel for reduction(+ : s) if (n > 65536)
     for (long i = 0; i < n; i++) {
         double d = (double)a[i] - b[i];
         s += d * d;
     }
-    return s / (double)n;
+    return s;
 }
 
 #define CE_CHUNK 2048
 
-// Cross entropy of logits [N,V] vs targets, mean over rows; saves log-sum-exp per row.
+// Cross entropy of logits [N,V] vs targets, summed over rows; saves log-sum-exp per row.
 static double ce_forward(const float *x, const int32_t *tg, float *lse, long N, int V) {
     double total = 0;
 #pragma omp parallel for reduction(+ : total)
@@ -348,10 +352,11 @@ static double ce_forward(const float *x, const int32_t *tg, float *lse, long N, 
         lse[r] = (float)l;
         total += l - row[tg[r]];
     }
-    return total / (double)N;
+    return total;
 }
 
 static void latents_forward(Mird *m, const MirdBatch *b, Rng *rng) {
+    if (b->B == 0) return; // a rank's empty share of a global batch (mird_set_comm)
     MirdInternal *in = m->in;
     const MirdConfig *c = &m->cfg;
     int B = b->B, Tl = b->Tl, H = c->bert.hidden_size;
@@ -399,6 +404,7 @@ static void latents_forward(Mird *m, const MirdBatch *b, Rng *rng) {
 }
 
 static void regressor_forward(Mird *m, int B, Rng *rng) {
+    if (B == 0) return;
     MirdInternal *in = m->in;
     const MirdConfig *c = &m->cfg;
     int zy = c->zy_size, S = zy + c->zl_size + c->za_size + c->zv_size;
@@ -416,6 +422,7 @@ static void regressor_forward(Mird *m, int B, Rng *rng) {
 }
 
 static void decoders_forward(Mird *m, const MirdBatch *b) {
+    if (b->B == 0) return;
     MirdInternal *in = m->in;
     const MirdConfig *c = &m->cfg;
     int B = b->B, zy = c->zy_size;
@@ -440,18 +447,18 @@ static void decoders_forward(Mird *m, const MirdBatch *b) {
     }
 }
 
-static const float *lat(const Mird *m, int which) { // 0 zl 1 za 2 zv 3 zy
-    return which == 0 ? m->zl : which == 1 ? m->za : which == 2 ? m->zv : m->zy;
-}
 static const int CLUB_X[6] = {0, 0, 1, 3, 3, 3}, CLUB_Y[6] = {1, 2, 2, 0, 1, 2};
-// What the CLUB estimators see of latent `which`: the latent, or (club_std) its standardised copy.
-static const float *club_in(const Mird *m, int which) { return m->club_std ? m->in->zst[which] : lat(m, which); }
-// club_std: standardise the four latents of the last latents_forward over the B rows.
-static void club_inputs_forward(Mird *m, int B) {
+// What the CLUB estimators see of latent `which`: the latent (gathered over the ranks), or
+// (club_std) its standardised copy.
+static const float *club_in(const Mird *m, int which) { return m->club_std ? m->in->zst[which] : mird_club_src(m, which); }
+// The latents of the last latents_forward as the estimators see them, over in->Bc rows: gathered
+// from every rank (data parallel), then (club_std) standardised.
+static void club_inputs_forward(Mird *m, const MirdBatch *b) {
+    mird_dist_gather_latents(m, b);
     if (!m->club_std) return;
     for (int w = 0; w < 4; w++)
-        standardize_forward(m->in->zst[w], m->in->zmean[w], m->in->zrstd[w], lat(m, w), B, lat_size(&m->cfg, w),
-                            MIRD_CLUB_STD_EPS);
+        standardize_forward(m->in->zst[w], m->in->zmean[w], m->in->zrstd[w], mird_club_src(m, w), m->in->Bc,
+                            lat_size(&m->cfg, w), MIRD_CLUB_STD_EPS);
 }
 
 void mird_forward(Mird *m, const MirdBatch *b, MirdFwdLevel level, MirdObjective obj, Rng *rng) {
@@ -466,29 +473,36 @@ void mird_forward(Mird *m, const MirdBatch *b, MirdFwdLevel level, MirdObjective
     memset(L, 0, sizeof(*L));
     const MirdConfig *c = &m->cfg;
     int B = b->B;
-    if (b->B_l > 0) {
-        double s = 0;
-        for (int i = 0; i < b->B_l; i++) {
-            double d = (double)m->y_hat[i] - b->labels[i];
-            s += d * d;
-        }
-        L->pred = (float)(s / b->B_l);
-        L->has_pred = 1;
+    // the means are (sums over the global batch) / (global counts): S over this rank's rows first
+    double S[4] = {0, 0, 0, 0}; // squared errors of y_hat, cross entropy, squared errors of x_a_hat, x_v_hat
+    for (int i = 0; i < b->B_l; i++) {
+        double d = (double)m->y_hat[i] - b->labels[i];
+        S[0] += d * d;
     }
     if (mird_obj_has_rec(obj)) {
         decoders_forward(m, b);
         TIMER_BEGIN(t_ce);
-        L->rec_l = (float)ce_forward(m->x_l_hat, b->ids, in->lse, (long)B * b->Tl, c->bert.vocab_size);
+        S[1] = ce_forward(m->x_l_hat, b->ids, in->lse, (long)B * b->Tl, c->bert.vocab_size);
         TIMER_END(t_ce, "forward.vocab_projection_ce");
-        L->rec_a = (float)mse_d(m->x_a_hat, b->acoustic, (long)B * b->Ta * c->d_a);
-        L->rec_v = (float)mse_d(m->x_v_hat, b->visual, (long)B * b->Tv * c->d_v);
+        S[2] = sse_d(m->x_a_hat, b->acoustic, (long)B * b->Ta * c->d_a);
+        S[3] = sse_d(m->x_v_hat, b->visual, (long)B * b->Tv * c->d_v);
+    }
+    mird_dist_reduce_losses(m, b, S); // sums over the ranks; in->Bg, in->Blg
+    if (in->Blg > 0) {
+        L->pred = (float)(S[0] / in->Blg);
+        L->has_pred = 1;
+    }
+    if (mird_obj_has_rec(obj)) {
+        L->rec_l = (float)(S[1] / ((double)in->Bg * b->Tl));
+        L->rec_a = (float)(S[2] / ((double)in->Bg * b->Ta * c->d_a));
+        L->rec_v = (float)(S[3] / ((double)in->Bg * b->Tv * c->d_v));
     }
     TIMER_BEGIN(t_c);
     if (mird_obj_has_mi(obj)) {
-        club_inputs_forward(m, B);
+        club_inputs_forward(m, b);
         for (int k = 0; k < 6; k++)
             L->mi[k] = club_estimate_forward(&in->club[k], &in->cacts[k], club_in(m, CLUB_X[k]), club_in(m, CLUB_Y[k]),
-                                             B);
+                                             in->Bc);
     }
     TIMER_END(t_c, "forward.club");
     double t = 0;
@@ -512,8 +526,10 @@ void mird_forward(Mird *m, const MirdBatch *b, MirdFwdLevel level, MirdObjective
 }
 
 // ---------------------------------------------------------------- backward
+// Group g's gradient is complete: flag it, and (data parallel) start its sum over the ranks.
 static void mark(Mird *m, int g) {
     for (int i = m->in->grp[g][0]; i < m->in->grp[g][1]; i++) m->has_grad[i] = 1;
+    mird_dist_grad_ready(m, g);
 }
 
 void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
@@ -524,6 +540,15 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
     TIMER_BEGIN(t_z);
     params_zero_grad(&m->params);
     TIMER_END(t_z, "backward.zero_grad");
+    if (B == 0) { // a rank's empty share of a global batch: no gradient of its own, but it joins the
+                  // sums of the groups the other ranks mark, in their order
+        int any = L->has_pred || mird_obj_has_rec(obj) || mird_obj_has_mi(obj);
+        if (L->has_pred) mark(m, G_REG);
+        if (mird_obj_has_rec(obj)) mark(m, G_DEC);
+        if (any) mark(m, G_MULT), mark(m, G_ENC_L), mark(m, G_ENC_AV);
+        mird_dist_grad_wait(m);
+        return;
+    }
     float *dZ[4] = {in->dz[0], in->dz[1], in->dz[2], in->dzy};
     const int zs[4] = {c->zl_size, c->za_size, c->zv_size, zy};
     for (int k = 0; k < 4; k++) memset(dZ[k], 0, (size_t)B * zs[k] * sizeof(float));
@@ -540,7 +565,7 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
         int S = zy + c->zl_size + c->za_size + c->zv_size;
         memset(in->dyhat, 0, (size_t)B * sizeof(float));
         for (int i = 0; i < b->B_l; i++)
-            in->dyhat[i] = (float)(c_pred * 2.0 * ((double)m->y_hat[i] - b->labels[i]) / b->B_l);
+            in->dyhat[i] = (float)(c_pred * 2.0 * ((double)m->y_hat[i] - b->labels[i]) / in->Blg);
         memset(in->dr1d, 0, (size_t)B * zy * sizeof(float));
         linear_backward(in->dr1d, in->reg_fc2.gW, in->reg_fc2.gb, in->dyhat, in->r1d, in->reg_fc2.W, B, zy, 1);
         memset(in->dr1, 0, (size_t)B * zy * sizeof(float));
@@ -568,7 +593,7 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
         // d x_l_hat = c / (B Tl) * (softmax - onehot), written over the logits
         TIMER_BEGIN(t_v);
         long NL = (long)B * Tl;
-        float sl = (float)(c_rec[0] / (double)NL);
+        float sl = (float)(c_rec[0] / ((double)in->Bg * Tl)); // the mean is over the global batch
         // the vocabulary bias gradient (column sums of this gradient) in the same pass: one partial
         // row per thread, added up afterwards (linear_backward then skips it)
         int nthr = in->ce_nthr;
@@ -598,7 +623,7 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
             for (int j = 0; j < V; j++) gb[j] += acc[j];
         }
         long na = (long)B * b->Ta * c->d_a, nv = (long)B * b->Tv * c->d_v;
-        double sa = c_rec[1] * 2.0 / na, sv = c_rec[2] * 2.0 / nv;
+        double sa = c_rec[1] * 2.0 / ((double)in->Bg * b->Ta * c->d_a), sv = c_rec[2] * 2.0 / ((double)in->Bg * b->Tv * c->d_v);
         for (long i = 0; i < na; i++) in->dxa[i] = (float)(sa * ((double)m->x_a_hat[i] - b->acoustic[i]));
         for (long i = 0; i < nv; i++) in->dxv[i] = (float)(sv * ((double)m->x_v_hat[i] - b->visual[i]));
         const float *dx[3] = {m->x_l_hat, in->dxa, in->dxv};
@@ -627,19 +652,26 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
     // ---- MI terms: gradients into the latents only
     TIMER_BEGIN(t_c);
     if (mird_obj_has_mi(obj)) {
-        float *const *dC = m->club_std ? in->dzst : dZ; // club_std: gradients w.r.t. the standardised copies first
-        if (m->club_std)
-            for (int w = 0; w < 4; w++) memset(in->dzst[w], 0, (size_t)B * lat_size(&m->cfg, w) * sizeof(float));
+        // gradients w.r.t. what the estimators saw, over the Bc rows: the standardised copies
+        // (club_std), the gathered latents (data parallel), or the latents themselves
+        int Bc = in->Bc;
+        float *const *dS = in->dist ? in->dzg : dZ;
+        float *const *dC = m->club_std ? in->dzst : dS;
+        for (int w = 0; w < 4; w++) {
+            if (m->club_std) memset(in->dzst[w], 0, (size_t)Bc * lat_size(&m->cfg, w) * sizeof(float));
+            if (in->dist) memset(in->dzg[w], 0, (size_t)Bc * lat_size(&m->cfg, w) * sizeof(float));
+        }
         for (int k = 0; k < 6; k++)
             club_estimate_backward(&in->club[k], &in->cacts[k], dC[CLUB_X[k]], dC[CLUB_Y[k]], club_in(m, CLUB_X[k]),
-                                   club_in(m, CLUB_Y[k]), B, 1.0f, 0);
+                                   club_in(m, CLUB_Y[k]), Bc, 1.0f, 0);
         if (m->club_std)
             for (int w = 0; w < 4; w++)
-                standardize_backward(dZ[w], in->dzst[w], in->zst[w], in->zrstd[w], B, lat_size(&m->cfg, w));
+                standardize_backward(dS[w], in->dzst[w], in->zst[w], in->zrstd[w], Bc, lat_size(&m->cfg, w));
+        mird_dist_take_grads(m, dZ, B); // this rank's rows of the gathered gradients
     }
     TIMER_END(t_c, "backward.club");
     int any = L->has_pred || mird_obj_has_rec(obj) || mird_obj_has_mi(obj);
-    if (!any) return;
+    if (!any) return; // nothing marked: no gradient sums outstanding
     // ---- z_S: mult_encoder.encoder <- dropout <- pooler <- stack <- WSA <- embeddings
     TIMER_BEGIN(t_m);
     memset(in->ddm, 0, (size_t)B * H * sizeof(float));
@@ -695,6 +727,7 @@ void mird_backward(Mird *m, const MirdBatch *b, MirdObjective obj) {
     TIMER_END(t_av, "backward.lstm_encoders");
     mark(m, G_ENC_L);
     mark(m, G_ENC_AV);
+    mird_dist_grad_wait(m); // the sums over the ranks (data parallel) before anyone steps
 }
 
 // ---------------------------------------------------------------- estimator steps and the training step
@@ -705,7 +738,7 @@ float mird_estimator_steps(Mird *m, const MirdBatch *b, int K, float mi_lr, Mird
         if (s == 0 || mode == MIRD_CLUB_OFFICIAL) {
             TIMER_BEGIN(t_l);
             latents_forward(m, b, rng);
-            club_inputs_forward(m, b->B);
+            club_inputs_forward(m, b);
             TIMER_END(t_l, "estimator.latents");
         }
         TIMER_BEGIN(t_c);
@@ -713,8 +746,8 @@ float mird_estimator_steps(Mird *m, const MirdBatch *b, int K, float mi_lr, Mird
         double tot = 0;
         for (int k = 0; k < 6; k++) {
             const float *x = club_in(m, CLUB_X[k]), *y = club_in(m, CLUB_Y[k]);
-            tot += club_loss_forward(&in->club[k], &in->cacts[k], x, y, b->B);
-            club_loss_backward(&in->club[k], &in->cacts[k], x, y, b->B, 1.0f);
+            tot += club_loss_forward(&in->club[k], &in->cacts[k], x, y, in->Bc);
+            club_loss_backward(&in->club[k], &in->cacts[k], x, y, in->Bc, 1.0f);
         }
         optim_step(&m->est_opt, &m->est, mi_lr, NULL);
         TIMER_END(t_c, "estimator.club_adam");

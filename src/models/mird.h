@@ -20,6 +20,7 @@
 #pragma once
 #include <stdint.h>
 
+#include "core/comm.h"
 #include "core/params.h"
 #include "core/rng.h"
 #include "layers/club.h"
@@ -110,6 +111,11 @@ typedef struct {
     // on raw latents an estimate falls when a latent merely shrinks; standardised, it can only fall
     // when the dependence does. Not in the paper or the official code (docs/model.md).
     int club_std;
+    // NULL (or one rank): the batch is the whole batch. Several ranks (mird_set_comm): the batch
+    // given to forward / backward / the estimator steps is this rank's share of a global batch,
+    // and losses, CLUB estimates, gradients and estimator steps are those of the global batch
+    // (docs/distributed.md): every rank must call them in step, each with its own rows.
+    const Comm *comm;
     MirdInternal *in;                // everything else (modules, activations, scratch)
 } Mird;
 
@@ -125,7 +131,8 @@ void mird_free(Mird *m);
 // Deterministic in seed (RNG_STREAM_INIT).
 void mird_init_weights(Mird *m, uint64_t seed);
 
-// Validate a batch against the model: sizes within capacity, ids / types in range, mask 0/1.
+// Validate a batch against the model: sizes within capacity, ids / types in range, mask 0/1
+// (B >= 1, or B >= 0 for a rank's share under mird_set_comm).
 int mird_check_batch(const Mird *m, const MirdBatch *b, char *err);
 
 // Whether WSA-BERT skips the masked tokens of a batch (default 1; bert.h varlen: the same numbers
@@ -153,6 +160,11 @@ float mird_estimator_steps(Mird *m, const MirdBatch *b, int K, float mi_lr, Mird
 // then (when the objective has MI terms) mird_estimator_steps. m->loss holds the forward's losses;
 // afterwards m->zl.. hold the latents of the last estimator forward (of the updated model).
 void mird_train_step(Mird *m, const MirdBatch *b, const MirdStepOpts *o, Rng *rng);
+
+// Data parallelism over the ranks of c (docs/distributed.md): global batches of at most
+// Bmax_global rows (the sum over the ranks; each rank's own share must fit mird_create's Bmax).
+// A rank may then hold no row of a batch (B = 0). Call once after mird_create; c must outlive m.
+void mird_set_comm(Mird *m, const Comm *c, int Bmax_global);
 
 // Set the AdamW weight decay (default 0.01) / clear both optimiser states and has_grad.
 void mird_set_weight_decay(Mird *m, float wd);

@@ -1,6 +1,7 @@
 // mird_internal.h: the model's private state (modules, activations, gradient scratch); only the
 // model's own .c files include it.
 #pragma once
+#include "core/comm.h"
 #include "models/mird.h"
 
 typedef struct {
@@ -57,4 +58,32 @@ struct MirdInternal {
     float *dyhat;                        // [B]
     float *zst[4], *dzst[4];             // club_std: standardised zl, za, zv, zy [B,z] and their gradients
     float *zmean[4], *zrstd[4];          // [z] column statistics of the last standardisation
+    // data parallel (mird_set_comm; docs/distributed.md): rows of the global batch, of the batch the
+    // CLUB estimators see (the gathered one), this rank's first row in it; serially Bg = Bc = B
+    int Bg, Blg, Bc, row0;
+    int dist;                            // 1 when m->comm has several ranks
+    int Bcap;                            // capacity of the gathered buffers (global rows)
+    int *counts;                         // [2 * ranks] rows and labeled rows of every rank
+    float *zg[4], *dzg[4];               // gathered zl, za, zv, zy [Bc, z] and their gradients
+    float *zpack, *zgpack;               // [Bmax, zl+za+zv+zy] / [Bcap, ...] packed rows for the gather
+    CommReq req[G_N];                    // outstanding gradient allreduces, one per parameter group
+    int ar_mode;                         // how gradients are summed (MIRD_ALLREDUCE): 0 "end" (reduce-
+                                         // scatter + allgather after the backward), 1 "mpi" (MPI_Allreduce
+                                         // after it), 2 "overlap" (MPI_Iallreduce per group during it)
+    uint8_t ready[G_N];                  // groups whose gradient awaits the end-of-backward allreduce
 };
+
+// mird_dist.c: the model's side of data parallelism. Serially (no comm, or one rank) each is
+// a no-op that leaves the single-process arithmetic untouched.
+// Sum the step's loss sums S[0..3] over the ranks and set Bg / Blg (global rows / labeled rows).
+void mird_dist_reduce_losses(Mird *m, const MirdBatch *b, double S[4]);
+// Gather the four latents of every rank into zg (rank order) and set Bc and row0; serially Bc = B.
+void mird_dist_gather_latents(Mird *m, const MirdBatch *b);
+// What the CLUB estimators see of latent `which` before any standardisation: zg or the latent.
+const float *mird_club_src(const Mird *m, int which);
+// After the CLUB backward on the gathered batch: this rank's rows of dzg added into dZ[4].
+void mird_dist_take_grads(Mird *m, float *const dZ[4], int B);
+// Parameter group g's gradient is final: start its sum over the ranks (overlap) or note it / finish
+// all the sums (wait for the started ones, or sum the noted groups, adjacent ones in one call).
+void mird_dist_grad_ready(Mird *m, int g);
+void mird_dist_grad_wait(Mird *m);

@@ -105,6 +105,12 @@ static void to_batch(MirdBatch *mb, const Batch *b) {
     mb->B = b->B, mb->B_l = b->B_l, mb->Tl = b->Tl, mb->Ta = b->Ta, mb->Tv = b->Tv;
 }
 
+int model_check_batch(Model *m, const Batch *b, char *err) {
+    MirdBatch mb;
+    to_batch(&mb, b);
+    return mird_check_batch(&m->mird, &mb, err);
+}
+
 int model_train_step(Model *m, const Batch *b, double lr, double mi_lr, Rng *dropout, double *vals, char *err) {
     MirdBatch mb;
     to_batch(&mb, b);
@@ -206,6 +212,49 @@ int model_load_state(Model *m, const StFile *f, char *err) {
         load_raw(f, "optim.adam.step", ST_I64, d->est_opt.step, (size_t)d->est.n, err))
         return -1;
     return 0;
+}
+
+void model_set_comm(Model *m, const Comm *c, int Bmax_global) { mird_set_comm(&m->mird, c, Bmax_global); }
+
+void model_bcast(Model *m, const Comm *c, int root, int with_optim) {
+    Mird *d = &m->mird;
+    if (c->size == 1) return;
+    comm_bcast(c, d->params.data, d->params.total * sizeof(float), root);
+    comm_bcast(c, d->est.data, d->est.total * sizeof(float), root);
+    if (!with_optim) return;
+    Optim *o[2] = {&d->opt, &d->est_opt};
+    for (int k = 0; k < 2; k++) {
+        comm_bcast(c, o[k]->m, o[k]->total * sizeof(float), root);
+        comm_bcast(c, o[k]->v, o[k]->total * sizeof(float), root);
+        comm_bcast(c, o[k]->step, (size_t)o[k]->n * sizeof(int64_t), root);
+    }
+    comm_bcast(c, d->has_grad, (size_t)d->params.n, root);
+}
+
+// FNV-1a over n floats taken two at a time as 64-bit words (n is even: ParamSet totals are
+// 64-byte aligned), folded into h.
+static uint64_t fnv(uint64_t h, const float *x, size_t n) {
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        uint64_t w;
+        memcpy(&w, x + i, sizeof w);
+        h = (h ^ w) * 1099511628211ull;
+    }
+    return h;
+}
+
+int model_sync_check(Model *m, const Comm *c) {
+    if (c->size == 1) return 0;
+    Mird *d = &m->mird;
+    uint64_t h = 1469598103934665603ull;
+    h = fnv(h, d->params.data, d->params.total), h = fnv(h, d->est.data, d->est.total);
+    h = fnv(h, d->opt.m, d->opt.total), h = fnv(h, d->opt.v, d->opt.total);
+    int mine[2] = {(int)(h & 0x7fffffff), (int)((h >> 32) & 0x7fffffff)}, *all = xmalloc(sizeof(int) * 2 * (size_t)c->size);
+    comm_allgather_int(c, mine, 2, all);
+    int differ = 0;
+    for (int r = 1; r < c->size; r++) differ |= all[2 * r] != all[0] || all[2 * r + 1] != all[1];
+    free(all);
+    if (differ) model_bcast(m, c, 0, 1);
+    return differ;
 }
 
 int model_load_params(Model *m, const char *path, char *err) { return mird_load_params(&m->mird, path, 0, err); }

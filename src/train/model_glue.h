@@ -4,6 +4,7 @@
 #pragma once
 #include <jansson.h>
 
+#include "core/comm.h"
 #include "core/rng.h"
 #include "data/batch.h"
 #include "io/safetensors.h"
@@ -50,6 +51,8 @@ int model_create(Model *m, json_t *cfg, const RunConfig *c, int Bmax, int Tl, in
 // Initialise as the official code does from `init`'s seed stream, then copy pretrained BERT weights
 // (--bert) and / or the model weights of a checkpoint (--init).
 int model_init(Model *m, Rng *init, const RunConfig *c, char *err);
+// The batch fits the model (mird_check_batch): 0, or -1 with err.
+int model_check_batch(Model *m, const Batch *b, char *err);
 // One training step at model learning rate lr (mi_lr for the estimators). vals gets STEP_NVALS
 // values. A NaN or inf term fails with a message naming the term.
 int model_train_step(Model *m, const Batch *b, double lr, double mi_lr, Rng *dropout, double *vals, char *err);
@@ -65,6 +68,15 @@ int model_load_state(Model *m, const StFile *f, char *err);
 // Model and estimator parameters from a checkpoint (optimiser state untouched).
 int model_load_params(Model *m, const char *path, char *err);
 void model_free(Model *m);
+// Data parallelism (docs/distributed.md): the model's steps over the ranks of c, global batches of
+// at most Bmax_global rows (mird_set_comm).
+void model_set_comm(Model *m, const Comm *c, int Bmax_global);
+// Every rank's model made rank root's: parameters and estimators, and with with_optim both
+// optimiser states and the has-gradient flags.
+void model_bcast(Model *m, const Comm *c, int root, int with_optim);
+// The replicas compared by a hash of their parameters and optimiser moments; if they differ
+// (ranks on different CPUs taking different kernels, say), rank 0's state is copied to all: 1.
+int model_sync_check(Model *m, const Comm *c);
 // Create a model from a checkpoint for evaluation, sized for Bmax rows and the given lengths,
 // parameters loaded: any weight file of mird_load_file (a MIRD checkpoint with its stored
 // configuration, or a state_dict / whole module saved by the authors' code, configuration

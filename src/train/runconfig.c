@@ -53,7 +53,10 @@ static const Opt OPTS[] = {
     {"early-stop", T_INT, F(early_stop), NULL, "stop after N epochs without improvement (0 = never)", 0},
     {"ablation", T_CHOICE, F(ablation), "full|no-rec|no-mi|fixed-weight|wsa-only", "training objective (full)", 0},
     {"max-len", T_INT, F(max_len), NULL, "word pieces per text (50)", 0},
-    {"threads", T_INT, F(threads), NULL, "OpenMP threads (default: all cores)", 0},
+    {"threads", T_INT, F(threads), NULL, "OpenMP threads (default: all cores; under mpirun: the node's cores / its ranks)", 0},
+    {"ranks-per-run", T_INT, F(ranks_per_run), NULL,
+     "under mpirun: ranks that train one run together; the runs (seeds, ablation rows) are dealt to the groups "
+     "(default 0: all ranks train each run, data parallel; docs/distributed.md)", 0},
     {"precision", T_CHOICE, F(precision), "fp32|bf16",
      "matrix products: fp32 (default) or bf16 (bfloat16 inputs, float32 accumulation, master weights and "
      "optimiser states; where the CPU has bfloat16 instructions)", 0},

@@ -24,6 +24,7 @@ typedef struct {
     char precision[8];   // fp32 | bf16 (core/matmul.h)
     int early_stop;      // epochs without improvement before stopping; 0 = never
     int threads;         // 0 = OpenMP's default
+    int ranks_per_run;   // under mpirun: ranks that train one run together (0 = all; docs/distributed.md)
     int resume, dump_latents, quiet;
     long checkpoint_steps; // also write last.safetensors every N steps inside an epoch (0 = epoch ends
                            // and every 10 minutes)
