@@ -9,7 +9,7 @@ CC      := gcc
 BLAS    ?= dnnl
 OPT     ?= -O2 -march=native
 WARN    := -Wall -Wextra
-CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fopenmp -Isrc -MMD -MP $(EXTRA_CFLAGS)
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -fno-math-errno $(WARN) -fopenmp -Isrc -MMD -MP $(EXTRA_CFLAGS)
 LDLIBS  := -lutf8proc -ljansson -lnettle -lm -lpthread
 ifeq ($(BLAS),openblas)
   CFLAGS += -DMIRD_BLAS_OPENBLAS
