@@ -36,7 +36,8 @@ MPI ?= 1
 MPI_STAMP := $(shell mkdir -p $(B) && f=$(B)/.mpi; [ "$$(cat $$f 2>/dev/null)" = "$(MPI)" ] || echo "$(MPI)" > $$f; echo $$f)
 $(B)/obj/src/core/comm.o $(A)/obj/src/core/comm.o: $(MPI_STAMP) | deps
 ifeq ($(MPI),1)
-  MPI_ARCH   := $(shell $(CC) -print-multiarch 2>/dev/null)
+  # Debian's multiarch triplet (amd64, arm64), found without running the compiler before deps
+  MPI_ARCH   := $(shell uname -m)-linux-gnu
   MPI_CFLAGS ?= $(or $(shell pkg-config --cflags ompi-c 2>/dev/null),-I/usr/lib/$(MPI_ARCH)/openmpi/include)
   MPI_LIBS   ?= $(or $(shell pkg-config --libs ompi-c 2>/dev/null),-L/usr/lib/$(MPI_ARCH)/openmpi/lib -lmpi)
   LDLIBS     += $(MPI_LIBS)
