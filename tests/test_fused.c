@@ -48,6 +48,12 @@ static void test_dropkey(void **state) {
     rng_seed(&r2, 3, RNG_STREAM_DROPOUT);
     dropout_forward(y2, m, x, n, 0.3f, &r2);
     assert_memory_equal(y1, y2, sizeof(float) * (size_t)n);
+    // a run across a 2^32 index boundary (the hash's high half changes there) and with an addend
+    float yr[40], xr[40], o[40];
+    for (int i = 0; i < 40; i++) yr[i] = 1.0f + i, xr[i] = 0.5f * i;
+    uint64_t base = 0x100000000ull - 17;
+    dropout_run(o, xr, yr, 40, &d, base);
+    for (int i = 0; i < 40; i++) assert_true(o[i] == xr[i] + yr[i] * dropkey_mask(&d, base + (uint64_t)i));
     // another key gives another mask; off (p 0 or eval) draws nothing and is the identity
     DropKey d2 = dropkey_draw(0.3f, &r);
     long same = 0;

@@ -25,10 +25,18 @@ void rng_shuffle(Rng *r, int *a, int n);       // Fisher-Yates
 // folded in before each; for a fixed key, i -> value is a bijection on 32-bit i. Pure integer
 // arithmetic, so the value of an element never depends on the thread count or vector width, and
 // the loops that use it vectorise.
-static inline uint32_t rng_hash32(uint64_t key, uint64_t i) {
-    uint32_t x = (uint32_t)i ^ (uint32_t)key;
+// The same on 32-bit halves: rng_hash32(key, i) = rng_hash32_lo((uint32_t)key, rng_hash32_hi(key, i),
+// (uint32_t)i). Loops over consecutive i compute the high part once: pure 32-bit lanes vectorise.
+static inline uint32_t rng_hash32_hi(uint64_t key, uint64_t i) {
+    return (uint32_t)(key >> 32) ^ ((uint32_t)(i >> 32) * 0x9e3779b9u);
+}
+static inline uint32_t rng_hash32_lo(uint32_t klo, uint32_t khi, uint32_t lo) {
+    uint32_t x = lo ^ klo;
     x ^= x >> 16, x *= 0x21f0aaadu, x ^= x >> 15, x *= 0x735a2d97u, x ^= x >> 15;
-    x ^= (uint32_t)(key >> 32) ^ ((uint32_t)(i >> 32) * 0x9e3779b9u);
+    x ^= khi;
     x ^= x >> 16, x *= 0x21f0aaadu, x ^= x >> 15, x *= 0x735a2d97u, x ^= x >> 15;
     return x;
+}
+static inline uint32_t rng_hash32(uint64_t key, uint64_t i) {
+    return rng_hash32_lo((uint32_t)key, rng_hash32_hi(key, i), (uint32_t)i);
 }

@@ -16,6 +16,15 @@
 // Below this much work (B * NH * T * T * hs multiply-adds) a parallel region costs more than it saves.
 #define ATT_PAR_MIN 100000L
 
+// o[j] = y[j] * mask(base + j) for j < n (o may be y): a stored mask, or a key's (vectorised run).
+static void drop_row(float *o, const float *y, long n, const DropSrc *d, uint64_t base) {
+    if (!d->mask) {
+        dropout_run(o, NULL, y, n, &d->key, base);
+        return;
+    }
+    for (long j = 0; j < n; j++) o[j] = y[j] * d->mask[base + j];
+}
+
 // First row and length of sequence b.
 static inline void seq_span(const int *off, int b, int T, long *r0, int *len) {
     if (off) *r0 = off[b], *len = off[b + 1] - off[b];
@@ -67,7 +76,7 @@ void attention_forward(float *out, float *probs, const float *q, const float *k,
                 int nj = L - j0 < cb ? L - j0 : cb;
                 for (int i = 0; i < ni; i++) {
                     long pi = (long)(i0 + i) * T + j0; // in P; the mask index adds the block's start
-                    for (int j = 0; j < nj; j++) tile[i * nj + j] = P[pi + j] * dropsrc_at(drop, bh * TT + pi + j);
+                    drop_row(tile + i * nj, P + pi, nj, drop, (uint64_t)(bh * TT + pi));
                 }
                 // out[i0:i0+ni] (+)= tile @ v[j0:j0+nj]
                 matmul(0, 0, ni, hs, nj, 1.0f, tile, nj, vb + (long)j0 * C, C, j0 ? 1.0f : 0.0f,
@@ -98,8 +107,7 @@ void attention_backward(float *dq, float *dk, float *dv, float *scratch, const f
         if (dv) {
             const float *A = P;
             if (drop) {
-                for (int i = 0; i < L; i++)
-                    for (int j = 0; j < L; j++) S[(long)i * T + j] = P[(long)i * T + j] * dropsrc_at(drop, bh * TT + (long)i * T + j);
+                for (int i = 0; i < L; i++) drop_row(S + (long)i * T, P + (long)i * T, L, drop, (uint64_t)(bh * TT + (long)i * T));
                 A = S;
             }
             matmul(1, 0, L, hs, L, 1.0f, A, T, dout + off, C, 1.0f, dv + off, C);
@@ -109,8 +117,7 @@ void attention_backward(float *dq, float *dk, float *dv, float *scratch, const f
         for (int i = 0; i < L; i++) {
             float *d = S + (long)i * T;
             const float *p = P + (long)i * T;
-            if (drop)
-                for (int j = 0; j < L; j++) d[j] *= dropsrc_at(drop, bh * TT + (long)i * T + j);
+            if (drop) drop_row(d, d, L, drop, (uint64_t)(bh * TT + (long)i * T));
             float dot = 0;
             for (int j = 0; j < L; j++) dot += p[j] * d[j];
             for (int j = 0; j < L; j++) d[j] = p[j] * (d[j] - dot);

@@ -1,4 +1,6 @@
 // dropout.c: inverted dropout with counter-based masks (layers.h DropKey).
+#include <stddef.h>
+
 #include "layers/layers.h"
 
 DropKey dropkey_draw(float p, Rng *rng) {
@@ -12,14 +14,49 @@ DropKey dropkey_draw(float p, Rng *rng) {
     return d;
 }
 
+// One piece of a run whose indices share their high 32 bits: plain 32-bit lanes.
+static void run32(float *o, const float *x, const float *y, long n, uint32_t klo, uint32_t khi, uint32_t thr,
+                  float keep, uint32_t lo) {
+    if (x) {
+#pragma omp simd
+        for (long i = 0; i < n; i++)
+            o[i] = x[i] + y[i] * ((rng_hash32_lo(klo, khi, lo + (uint32_t)i) >> 8) < thr ? 0.0f : keep);
+    } else {
+#pragma omp simd
+        for (long i = 0; i < n; i++) o[i] = y[i] * ((rng_hash32_lo(klo, khi, lo + (uint32_t)i) >> 8) < thr ? 0.0f : keep);
+    }
+}
+
+void dropout_run(float *o, const float *x, const float *y, long n, const DropKey *d, uint64_t base) {
+    if (!d->thr) {
+        for (long i = 0; i < n; i++) o[i] = x ? x[i] + y[i] : y[i];
+        return;
+    }
+    while (n > 0) { // split where the index's high 32 bits change
+        uint64_t room = 0x100000000ull - (base & 0xffffffffull);
+        long m = (uint64_t)n < room ? n : (long)room;
+        run32(o, x, y, m, (uint32_t)d->key, rng_hash32_hi(d->key, base), d->thr, d->keep, (uint32_t)base);
+        o += m, y += m, x = x ? x + m : NULL, base += (uint64_t)m, n -= m;
+    }
+}
+
+// Parallel over chunks of a long run (each chunk a dropout_run: the same values as one run).
+static void dropout_par(float *o, const float *x, const float *y, long n, const DropKey *d) {
+    const long CH = 16384;
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (long c = 0; c < (n + CH - 1) / CH; c++) {
+        long a = c * CH, m = n - a < CH ? n - a : CH;
+        dropout_run(o + a, x ? x + a : NULL, y + a, m, d, (uint64_t)a);
+    }
+}
+
 void dropout_forward(float *out, float *mask, const float *inp, long n, float p, Rng *rng) {
     DropKey d = dropkey_draw(p, rng);
 #pragma omp parallel for simd if (n > 65536) schedule(static)
-    for (long i = 0; i < n; i++) {
-        float m = dropkey_mask(&d, (uint64_t)i);
-        mask[i] = m;
-        out[i] = inp[i] * m;
-    }
+    for (long i = 0; i < n; i++) mask[i] = 1.0f;
+    dropout_par(mask, NULL, mask, n, &d); // mask = 1 * mask
+#pragma omp parallel for simd if (n > 65536) schedule(static)
+    for (long i = 0; i < n; i++) out[i] = inp[i] * mask[i];
 }
 
 void dropout_backward(float *dinp, const float *dout, const float *mask, long n) {
@@ -33,6 +70,5 @@ void dropout_apply(float *out, const float *inp, long n, const DropKey *d) {
             for (long i = 0; i < n; i++) out[i] = inp[i];
         return;
     }
-#pragma omp parallel for simd if (n > 65536) schedule(static)
-    for (long i = 0; i < n; i++) out[i] = inp[i] * dropkey_mask(d, (uint64_t)i);
+    dropout_par(out, NULL, inp, n, d);
 }

@@ -1,6 +1,7 @@
 // layernorm.c: LayerNorm over the last dimension, PyTorch semantics (biased variance, eps inside sqrt),
 // and BERT's fused "add & norm" (residual + dropout + LayerNorm) with counter-based dropout masks.
 #include <math.h>
+#include <stddef.h>
 
 #include "layers/layers.h"
 
@@ -91,9 +92,7 @@ void residual_layernorm_forward(float *res, float *out, float *mean, float *rstd
         const float *xr = x + (long)n * C, *yr = y + (long)n * C;
         float *r = res + (long)n * C;
         if (dr) {
-            uint64_t base = (uint64_t)n * C;
-#pragma omp simd
-            for (int i = 0; i < C; i++) r[i] = xr[i] + yr[i] * dropkey_mask(drop, base + i);
+            dropout_run(r, xr, yr, C, drop, (uint64_t)n * C);
         } else {
 #pragma omp simd
             for (int i = 0; i < C; i++) r[i] = xr[i] + yr[i];
@@ -113,9 +112,7 @@ void residual_layernorm_backward(float *dres, float *dy, float *dw, float *db, c
         if (!dy || dy == dres) continue;
         float *o = dy + (long)n * C;
         if (dr) {
-            uint64_t base = (uint64_t)n * C;
-#pragma omp simd
-            for (int i = 0; i < C; i++) o[i] = dx[i] * dropkey_mask(drop, base + i);
+            dropout_run(o, NULL, dx, C, drop, (uint64_t)n * C);
         } else {
 #pragma omp simd
             for (int i = 0; i < C; i++) o[i] = dx[i];

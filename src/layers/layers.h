@@ -81,13 +81,16 @@ DropKey dropkey_draw(float p, Rng *rng);
 static inline float dropkey_mask(const DropKey *d, uint64_t i) {
     return d->thr == 0 ? 1.0f : (rng_hash32(d->key, i) >> 8) < d->thr ? 0.0f : d->keep;
 }
+// A run of n consecutive mask elements from index base: o[i] = x[i] + y[i] * mask(base + i), or
+// y[i] * mask(base + i) when x is NULL (WRITTEN; o may be x or y). The loop gcc vectorises (32-bit
+// lanes; dropkey_mask element by element does not vectorise).
+void dropout_run(float *o, const float *x, const float *y, long n, const DropKey *d, uint64_t base);
 // A dropout mask given either explicitly (mask != NULL, values 0 or 1/(1-p): the golden tests pass
 // PyTorch's) or by a key (mask NULL).
 typedef struct {
     const float *mask;
     DropKey key;
 } DropSrc;
-static inline float dropsrc_at(const DropSrc *d, uint64_t i) { return d->mask ? d->mask[i] : dropkey_mask(&d->key, i); }
 
 // With a stored mask: mask[n] gets the mask of dropkey_draw(p, rng); out = inp * mask.
 // p == 0 (or rng == NULL, i.e. eval mode) fills mask with 1 and copies; p >= 1 drops everything.
