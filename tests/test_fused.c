@@ -257,6 +257,24 @@ static void test_matmul_paths(void **state) {
                 }
         // small products stay float32 in either precision
         assert_true(mm_err(0, 1, 8, 9, 10, 1.0f, 0.0f, 1, &r) < 2e-6);
+        // reuse scope: the same results as without one, and an input rewritten as a product's C in
+        // the scope is converted again (X = Y W1^T overwrites the X of the first product)
+        float *X = falloc((size_t)M * K), *W1 = falloc((size_t)K * K), *Y = falloc((size_t)M * K);
+        float *C1 = falloc((size_t)M * N), *C2 = falloc((size_t)M * N), *Wn = falloc((size_t)N * K);
+        fill_normal(X, (long)M * K, 1, &r), fill_normal(W1, (long)K * K, 0.05f, &r), fill_normal(Y, (long)M * K, 1, &r);
+        fill_normal(Wn, (long)N * K, 1, &r);
+        float *X0 = gt_copy(X, (long)M * K);
+        matmul(0, 1, M, N, K, 1.0f, X, K, Wn, K, 0.0f, C1, N); // reference, no scope
+        matmul_reuse_begin();
+        matmul(0, 1, M, N, K, 1.0f, X, K, Wn, K, 0.0f, C2, N);
+        assert_memory_equal(C1, C2, sizeof(float) * (size_t)M * N);
+        matmul(0, 1, M, K, K, 1.0f, Y, K, W1, K, 0.0f, X, K); // X rewritten by a product
+        matmul(0, 1, M, N, K, 1.0f, X, K, Wn, K, 0.0f, C2, N);
+        matmul_reuse_end();
+        matmul(0, 1, M, N, K, 1.0f, X, K, Wn, K, 0.0f, C1, N); // the new X, no scope
+        assert_memory_equal(C1, C2, sizeof(float) * (size_t)M * N);
+        memcpy(X, X0, sizeof(float) * (size_t)M * K);
+        free(X), free(W1), free(Y), free(C1), free(C2), free(Wn), free(X0);
     }
     matmul_set_precision(MATMUL_FP32);
     MatmulPrecision p;

@@ -43,6 +43,7 @@ static void gemm_blas(int transA, int transB, int M, int N, int K, float alpha, 
                       const float *B, int ldb, float beta, float *C, int ldc);
 static int gemm_primitive(int bf16, int transA, int transB, int M, int N, int K, float alpha, const float *A,
                           int lda, const float *B, int ldb, float beta, float *C, int ldc, const float *bias);
+static void bf16_invalidate(const float *C, int M, int N, int ldc);
 
 static double g_bf16_min = MATMUL_BF16_MIN_FLOPS;
 static void read_bf16_min(void) {
@@ -95,11 +96,13 @@ void matmul_bias(int transA, int transB, int M, int N, int K, float alpha, const
             gemm_blas(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
             omp_set_num_threads(nt);
             if (bias && !pre_bias) add_bias_rows(C, ldc, M, N, bias);
+            bf16_invalidate(C, M, N, ldc);
             return;
         }
     }
     gemm_blas(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     if (bias && !pre_bias) add_bias_rows(C, ldc, M, N, bias);
+    bf16_invalidate(C, M, N, ldc); // a copy made in a reuse scope is stale once C overlaps it
 }
 
 void matmul(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
@@ -158,6 +161,10 @@ MatmulPrecision matmul_precision(void) { return g_precision; }
 
 #if defined(MIRD_BLAS_OPENBLAS)
 int matmul_bf16_supported(void) { return 0; }
+void matmul_reuse_begin(void) {}
+void matmul_reuse_end(void) {}
+
+static void bf16_invalidate(const float *C, int M, int N, int ldc) { (void)C, (void)M, (void)N, (void)ldc; }
 static int gemm_primitive(int bf16, int transA, int transB, int M, int N, int K, float alpha, const float *A,
                           int lda, const float *B, int ldb, float beta, float *C, int ldc, const float *bias) {
     (void)bf16, (void)transA, (void)transB, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B;
@@ -287,20 +294,67 @@ static void to_bf16(uint16_t *dst, const float *src, int rows, int cols, int ld)
     }
 }
 
-// The calling thread's bfloat16 input buffer, grown as needed and kept: a fresh allocation of tens of
-// megabytes on every product costs its page faults every time (0.4 s per step for the vocabulary
-// projection's [1200, 30522] operand on this virtual machine). NULL when memory runs out.
-static uint16_t *bf16_scratch(size_t n) {
-    static _Thread_local uint16_t *buf;
-    static _Thread_local size_t cap;
-    n += 32; // the second operand starts 64-byte aligned
-    if (n > cap) {
-        free(buf);
-        size_t c = n + n / 4;
-        buf = aligned_alloc(64, (c * sizeof(uint16_t) + 63) & ~(size_t)63);
-        cap = buf ? c : 0;
+// The calling thread's bfloat16 copies of inputs, in a few slots whose buffers are grown as needed and
+// kept: a fresh allocation of tens of megabytes on every product costs its page faults every time
+// (0.4 s per step for the vocabulary projection's [1200, 30522] operand on this virtual machine).
+// Inside matmul_reuse_begin / _end a copy stays valid for later products of the same input until a
+// product's C overlaps its source.
+#define CONV_SLOTS 6
+typedef struct {
+    const float *src;
+    int rows, cols, ld, valid;
+    uint16_t *buf;
+    size_t cap;
+    unsigned long used;
+} Conv;
+static _Thread_local Conv g_conv[CONV_SLOTS];
+static _Thread_local int g_reuse_depth;
+static _Thread_local unsigned long g_conv_clock;
+
+void matmul_reuse_begin(void) { g_reuse_depth++; }
+void matmul_reuse_end(void) {
+    if (g_reuse_depth > 0 && --g_reuse_depth == 0)
+        for (int i = 0; i < CONV_SLOTS; i++) g_conv[i].valid = 0;
+}
+
+// The packed bfloat16 copy of rows x cols of src (row stride ld), converted unless a valid copy of the
+// same input is held; `keep` (may be NULL) is a buffer the caller still needs (not evicted).
+static const uint16_t *bf16_input(const float *src, int rows, int cols, int ld, const uint16_t *keep) {
+    for (int i = 0; i < CONV_SLOTS && g_reuse_depth; i++) {
+        Conv *c = &g_conv[i];
+        if (c->valid && c->src == src && c->rows == rows && c->cols == cols && c->ld == ld) {
+            c->used = ++g_conv_clock;
+            return c->buf;
+        }
     }
-    return buf;
+    Conv *s = NULL;
+    for (int i = 0; i < CONV_SLOTS; i++) { // an invalid slot, else the least recently used
+        Conv *c = &g_conv[i];
+        if (c->buf && c->buf == keep) continue;
+        if (!s || (!c->valid && s->valid) || (c->valid == s->valid && c->used < s->used)) s = c;
+    }
+    size_t n = (size_t)rows * cols;
+    if (n > s->cap) {
+        free(s->buf);
+        size_t cap = n + n / 4;
+        s->buf = aligned_alloc(64, (cap * sizeof(uint16_t) + 63) & ~(size_t)63);
+        s->cap = s->buf ? cap : 0;
+        if (!s->buf) return s->valid = 0, NULL;
+    }
+    to_bf16(s->buf, src, rows, cols, ld);
+    s->src = src, s->rows = rows, s->cols = cols, s->ld = ld, s->valid = g_reuse_depth > 0, s->used = ++g_conv_clock;
+    return s->buf;
+}
+
+// A product wrote C[M rows of ldc, N columns]: copies of inputs it overlaps are stale.
+static void bf16_invalidate(const float *C, int M, int N, int ldc) {
+    if (!g_reuse_depth || M <= 0 || N <= 0) return;
+    const float *c0 = C, *c1 = C + (size_t)(M - 1) * ldc + N;
+    for (int i = 0; i < CONV_SLOTS; i++) {
+        Conv *c = &g_conv[i];
+        const float *s0 = c->src, *s1 = c->src + (size_t)(c->rows - 1) * c->ld + c->cols;
+        if (c->valid && s0 < c1 && c0 < s1) c->valid = 0;
+    }
 }
 
 static int mem(dnnl_memory_t *m, const dnnl_memory_desc_t *md, const void *p) {
@@ -312,14 +366,10 @@ static int mem(dnnl_memory_t *m, const dnnl_memory_desc_t *md, const void *p) {
 static int gemm_primitive(int bf16, int transA, int transB, int M, int N, int K, float alpha, const float *A,
                           int lda, const float *B, int ldb, float beta, float *C, int ldc, const float *bias) {
     if (bias && alpha != 1.0f) return -1; // oneDNN would scale the bias too
-    uint16_t *Ah = NULL, *Bh = NULL;
+    const uint16_t *Ah = NULL, *Bh = NULL;
     if (bf16) { // packed copies: rows of op-storage, leading dimension = row length
         int ar = transA ? K : M, ac = transA ? M : K, br = transB ? N : K, bc = transB ? K : N;
-        size_t na = (size_t)ar * ac, nb = (size_t)br * bc;
-        if (!(Ah = bf16_scratch(na + nb))) return -1;
-        Bh = Ah + ((na + 31) & ~(size_t)31);
-        to_bf16(Ah, A, ar, ac, lda);
-        to_bf16(Bh, B, br, bc, ldb);
+        if (!(Ah = bf16_input(A, ar, ac, lda, NULL)) || !(Bh = bf16_input(B, br, bc, ldb, Ah))) return -1;
         lda = ac, ldb = bc;
     }
     PrimKey k;
@@ -349,6 +399,7 @@ static int gemm_primitive(int bf16, int transA, int transB, int M, int N, int K,
                 exit(1);
             }
         }
+        bf16_invalidate(C, M, N, ldc);
         if (ma) dnnl_memory_destroy(ma);
         if (mb) dnnl_memory_destroy(mb);
         if (mc) dnnl_memory_destroy(mc);

@@ -38,6 +38,15 @@ int matmul_precision_parse(const char *s, MatmulPrecision *p);
 // bfloat16: how the small demo model checks bfloat16's effect on training (docs/performance.md).
 #define MATMUL_BF16_MIN_FLOPS 5e7
 
+// Reuse of bfloat16 input copies (no effect in float32). Between matmul_reuse_begin() and the
+// matching matmul_reuse_end() (they nest; per calling thread) the caller promises that no input of
+// the products changes except as some product's C: an input (same pointer, rows, columns and leading
+// dimension) already converted to bfloat16 in the scope is then not converted again; a product's C
+// invalidates the copies it overlaps. E.g. linear_backward's two products share dout; BERT's Q, K and
+// V projections share their input.
+void matmul_reuse_begin(void);
+void matmul_reuse_end(void);
+
 // The backend's own float32 GEMM with no dispatch, threading rule or profiling (dnnl_sgemm, or
 // cblas_sgemm in a BLAS=openblas build): the yardstick of core/gemm_probe.h.
 void matmul_reference(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,

@@ -33,9 +33,11 @@ void linear_forward(float *out, const float *inp, const float *W, const float *b
 
 static void lin_backward(float *dinp, float beta, float *dW, float *db, const float *dout, const float *inp,
                          const float *W, int N, int IC, int OC) {
+    matmul_reuse_begin(); // dout is an input of both products (converted once in bf16)
     if (dW) matmul(1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dW, IC);    // dout^T @ inp
     if (db) colsum_acc(db, dout, N, OC);
     if (dinp) matmul(0, 0, N, IC, OC, 1.0f, dout, OC, W, IC, beta, dinp, IC); // dout[N,OC] @ W[OC,IC], last: see layers.h
+    matmul_reuse_end();
 }
 
 void linear_backward(float *dinp, float *dW, float *db, const float *dout, const float *inp, const float *W,

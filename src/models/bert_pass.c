@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/matmul.h"
 #include "layers/layers.h"
 #include "models/bert.h"
 
@@ -185,7 +186,8 @@ void bert_stack_forward(const Bert *m, BertActs *a, const float *x, const float 
         // pooled-output-only last layer: R = B compact [CLS] rows after the key/value projections
         int cls = a->cls_last && l == c->num_hidden_layers - 1, R = cls ? B : R0;
         const float *xr = in; // the R rows the residual path starts from
-        // self-attention
+        // self-attention (the input shared by the projections: matmul_reuse_*)
+        matmul_reuse_begin();
         linear_forward(k, in, w->k_w, w->k_b, R0, H, H);
         linear_forward(v, in, w->v_w, w->v_b, R0, H, H);
         a->attn_drop[l] = dropkey_draw(pa, rng);
@@ -195,9 +197,11 @@ void bert_stack_forward(const Bert *m, BertActs *a, const float *x, const float 
             gather_rows(xc, in, off, B, H);
             xr = xc;
             linear_forward(q, xc, w->q_w, w->q_b, B, H, H);
+            matmul_reuse_end();
             cls_attention_forward(ctx, probs, q, k, v, madd, ad, off, B, T, H, NH);
         } else {
             linear_forward(q, in, w->q_w, w->q_b, R0, H, H);
+            matmul_reuse_end();
             DropSrc ds = {NULL, a->attn_drop[l]};
             attention_forward(ctx, probs, q, k, v, madd, ad ? &ds : NULL, off, B, T, H, NH);
         }
@@ -263,6 +267,7 @@ void bert_stack_backward(const Bert *m, BertActs *a, float *dx, const float *dse
         linear_backward_set(dctx, g->ao_w, g->ao_b, ddrop, ctx, w->ao_w, R, H, H);
         const DropKey *ad = a->attn_drop[l].thr ? &a->attn_drop[l] : NULL;
         zero(dk, n0), zero(dv, n0);
+        matmul_reuse_begin(); // `in` is an input of the three weight gradients
         if (cls) {
             zero(dq, nr);
             cls_attention_backward(dq, dk, dv, dctx, probs, ad, q, k, v, off, B, T, H, NH, a->d_att);
@@ -282,6 +287,7 @@ void bert_stack_backward(const Bert *m, BertActs *a, float *dx, const float *dse
         }
         linear_backward(dcur, g->k_w, g->k_b, dk, in, w->k_w, R0, H, H);
         linear_backward(dcur, g->v_w, g->v_b, dv, in, w->v_w, R0, H, H);
+        matmul_reuse_end();
     }
     if (!dx) return;
     if (a->packed) { // back to the token rows; the skipped pads get no gradient
