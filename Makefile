@@ -5,6 +5,9 @@
 # Options: BLAS=dnnl (default, measured fastest here) or BLAS=openblas; CC=clang works too;
 #          MPI=1 (default: Open MPI, docs/distributed.md) or MPI=0 (no MPI, single process only).
 
+# the first rule below (comm.o's MPI stamp) must not become the default goal
+.DEFAULT_GOAL := all
+
 CC      := gcc
 BLAS    ?= dnnl
 OPT     ?= -O2 -march=native

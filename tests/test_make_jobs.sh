@@ -4,7 +4,7 @@
 # e.g. jansson.h), and the two package steps must not run at once (dpkg's lock). Runs the real
 # Makefile and fuzz/fuzz.mk in a scratch tree of stub sources with a fake deps.sh that sleeps before
 # it "installs" (creates a marker), and compilers that fail when the marker is not there yet:
-# `make -j4` (all), `make -j4 test`, `make -j4 fuzz` and `make -j4 demo`, each from a clean tree.
+# plain `make -j4` (must build the program), `make -j4 all`, `make -j4 test`, `make -j4 fuzz` and `make -j4 demo`, each from a clean tree.
 set -u
 cd "$(dirname "$0")/.."
 mkdir -p build
@@ -48,14 +48,17 @@ chmod +x "$S/fcc.sh"
 
 fail=0
 unset MAKEFLAGS MFLAGS MAKELEVEL
-for goal in all test fuzz demo; do
+for goal in "" all test fuzz demo; do
   (cd "$S" && rm -rf build deps.done* deps.running problems.log demo.ran)
   ok=1
-  if ! (cd "$S" && make -j4 --no-print-directory CC="$S/cc.sh" FUZZ_CC="$S/fcc.sh" "$goal") >"$S/make.log" 2>&1; then
+  if ! (cd "$S" && make -j4 --no-print-directory CC="$S/cc.sh" FUZZ_CC="$S/fcc.sh" $goal) >"$S/make.log" 2>&1; then
     echo "FAIL: make -j4 $goal"; tail -n 20 "$S/make.log"; ok=0
   fi
   if [ -s "$S/problems.log" ]; then echo "FAIL: make -j4 $goal:"; sed 's/^/  /' "$S/problems.log"; ok=0; fi
   [ "$goal" != demo ] || [ -e "$S/demo.ran" ] || { echo "FAIL: make -j4 demo did not run the demo"; ok=0; }
+  # plain `make` (the README's build step) is `make all`: the program and the shared library
+  [ -n "$goal" ] || { [ -e "$S/build/mird" ] && [ -e "$S/build/libmird.so" ]; } ||
+    { echo "FAIL: plain make -j4 did not build build/mird and build/libmird.so"; ok=0; }
   if [ $ok -eq 1 ]; then echo "ok   make -j4 $goal"; else fail=1; fi
 done
 exit $fail

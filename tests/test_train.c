@@ -352,6 +352,39 @@ static void test_predict_csv_matches_eval(void **state) {
     json_decref(e);
 }
 
+// --dump-latents with four different latent sizes: each latent is written at its own size, and the
+// values are the model's (zy's first entries are not another latent's).
+static void test_dump_latents_unequal_sizes(void **state) {
+    (void)state;
+    char p[1024];
+    json_t *mc = load_json("%s/%s", "data/model.json");
+    json_object_set_new(mc, "zy_size", json_integer(6));
+    json_object_set_new(mc, "zl_size", json_integer(5));
+    json_object_set_new(mc, "za_size", json_integer(4));
+    json_object_set_new(mc, "zv_size", json_integer(7));
+    snprintf(p, sizeof p, "%s/model_uneq.json", TMP);
+    assert_int_equal(json_dump_file(mc, p, 0), 0);
+    json_decref(mc);
+    assert_int_equal(sh("%s train --data %s/data/data.pkl --model %s/model_uneq.json --out %s/uneq --epochs 1 "
+                        "--batch-size 8 --max-len 12 --quiet --dump-latents 2>%s/uneq.stderr",
+                        MIRD, TMP, TMP, TMP, TMP),
+                     0);
+    snprintf(p, sizeof p, "%s/uneq/seed_0/latents.safetensors", TMP);
+    StFile f;
+    char err[MIRD_ERRLEN];
+    if (st_open(&f, p, err)) fail_msg("%s", err);
+    const char *names[4] = {"zy", "zl", "za", "zv"};
+    const int sizes[4] = {6, 5, 4, 7};
+    for (int k = 0; k < 4; k++) {
+        const StTensor *t = st_find(&f, names[k]);
+        assert_non_null(t);
+        assert_int_equal(t->ndim, 2);
+        assert_int_equal(t->shape[0], 10);
+        assert_int_equal(t->shape[1], sizes[k]);
+    }
+    st_close(&f);
+}
+
 // --bert: both BERTs start from the pretrained directory's weights (bit-exact; lr 0 keeps them).
 static void test_bert_init(void **state) {
     (void)state;
@@ -429,6 +462,7 @@ int main(void) {
         cmocka_unit_test(test_sigkill_resume),
         cmocka_unit_test(test_predict_csv_matches_eval),
         cmocka_unit_test(test_bert_init),
+        cmocka_unit_test(test_dump_latents_unequal_sizes),
         cmocka_unit_test(test_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -148,15 +148,30 @@ void model_predict(Model *m, const Batch *b, float *y, float *lat) {
     mb.B_l = 0, mb.labels = NULL;
     mird_forward(&m->mird, &mb, MIRD_FWD_PREDICT, m->opts.objective, NULL);
     memcpy(y, m->mird.y_hat, sizeof(float) * (size_t)b->B);
-    if (lat) {
-        int z = model_latent_size(m);
+    if (lat) { // each latent at its own size in a slot of the largest one's (zero-filled past it)
+        int z = model_latent_size(m), zs[4];
+        model_latent_sizes(m, zs);
         const float *src[4] = {m->mird.zy, m->mird.zl, m->mird.za, m->mird.zv};
         for (int i = 0; i < b->B; i++)
-            for (int k = 0; k < 4; k++) memcpy(lat + ((size_t)i * 4 + k) * z, src[k] + (size_t)i * z, sizeof(float) * z);
+            for (int k = 0; k < 4; k++) {
+                float *d = lat + ((size_t)i * 4 + k) * z;
+                memcpy(d, src[k] + (size_t)i * zs[k], sizeof(float) * zs[k]);
+                memset(d + zs[k], 0, sizeof(float) * (size_t)(z - zs[k]));
+            }
     }
 }
 
-int model_latent_size(const Model *m) { return m->mird.cfg.zy_size; }
+void model_latent_sizes(const Model *m, int z[4]) {
+    const MirdConfig *c = &m->mird.cfg;
+    z[0] = c->zy_size, z[1] = c->zl_size, z[2] = c->za_size, z[3] = c->zv_size;
+}
+
+int model_latent_size(const Model *m) {
+    int z[4], mx = 0;
+    model_latent_sizes(m, z);
+    for (int k = 0; k < 4; k++) mx = z[k] > mx ? z[k] : mx;
+    return mx;
+}
 
 static const char *nonfinite_in(const ParamSet *ps) {
     for (int i = 0; i < ps->n; i++) {

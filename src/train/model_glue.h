@@ -56,8 +56,11 @@ int model_check_batch(Model *m, const Batch *b, char *err);
 // One training step at model learning rate lr (mi_lr for the estimators). vals gets STEP_NVALS
 // values. A NaN or inf term fails with a message naming the term.
 int model_train_step(Model *m, const Batch *b, double lr, double mi_lr, Rng *dropout, double *vals, char *err);
-// Eval mode: y[B]; lat (may be NULL) [B, 4, z]: zS (zy), zL, zA, zV per row.
+// Eval mode: y[B]; lat (may be NULL) [B, 4, z], z = model_latent_size: zS (zy), zL, zA, zV per row, each
+// at its own size (model_latent_sizes) at the start of its slot.
 void model_predict(Model *m, const Batch *b, float *y, float *lat);
+// The latent sizes zS (zy), zL, zA, zV, and the largest of them (the slot size of model_predict's lat).
+void model_latent_sizes(const Model *m, int z[4]);
 int model_latent_size(const Model *m);
 // Name of the first parameter (model or estimator) holding NaN or inf, or NULL.
 const char *model_first_nonfinite(const Model *m);

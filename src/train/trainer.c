@@ -408,15 +408,18 @@ static int seed_end_epoch(Seed *S, double t_epoch, char *err) {
 }
 
 // --dump-latents: the test clips' latents of the best model, and their labels and predictions.
-static int write_latents(const char *path, const TSplit *ts, const float *lat, int zd, const float *pred, char *err) {
+// lat: [n, 4, zd] (model_predict); each latent written at its own size sz[k].
+static int write_latents(const char *path, const TSplit *ts, const float *lat, int zd, const int sz[4],
+                         const float *pred, char *err) {
     StWriter w;
     stw_init(&w);
     float *zs[4];
     static const char *const names[4] = {"zy", "zl", "za", "zv"};
-    int64_t shape[2] = {ts->n, zd};
     for (int k = 0; k < 4; k++) {
-        zs[k] = xmalloc(sizeof(float) * (size_t)ts->n * zd + 1);
-        for (int i = 0; i < ts->n; i++) memcpy(zs[k] + (size_t)i * zd, lat + ((size_t)i * 4 + k) * zd, sizeof(float) * zd);
+        int64_t shape[2] = {ts->n, sz[k]};
+        zs[k] = xmalloc(sizeof(float) * (size_t)ts->n * sz[k] + 1);
+        for (int i = 0; i < ts->n; i++)
+            memcpy(zs[k] + (size_t)i * sz[k], lat + ((size_t)i * 4 + k) * zd, sizeof(float) * sz[k]);
         stw_add_f32(&w, names[k], 2, shape, zs[k]);
     }
     int64_t ls[1] = {ts->n};
@@ -478,7 +481,9 @@ static int seed_outputs_root(Seed *S, char *err) {
     path_in(tmp, sizeof tmp, S->dir, "test_predictions.csv");
     if (write_predictions_csv(tmp, ts, S->pred, err)) rc = TRAIN_FAIL;
     path_in(tmp, sizeof tmp, S->dir, "latents.safetensors");
-    if (lat && rc == TRAIN_OK && write_latents(tmp, ts, lat, zd, S->pred, err)) rc = TRAIN_FAIL;
+    int sz[4];
+    model_latent_sizes(&S->m, sz);
+    if (lat && rc == TRAIN_OK && write_latents(tmp, ts, lat, zd, sz, S->pred, err)) rc = TRAIN_FAIL;
     free(lat);
     if (rc == TRAIN_OK) {
         json_t *res = seed_results(S);
