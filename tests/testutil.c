@@ -96,6 +96,7 @@ float *tensor_f32(const StFile *f, const StTensor *t) {
 }
 
 const GoldenTol GOLDEN_TOL_TORCH = {1e-4, 1e-3, 1e-4, 1e-4, 1e-5};
+const GoldenTol GOLDEN_TOL_BF16 = {3e-2, 0.15, 1e-2, 5e-2, 1e-2};
 
 int golden_compare(const char *got_path, const char *exp_path, const char *tag, const GoldenTol *tl) {
     char err[MIRD_ERRLEN];

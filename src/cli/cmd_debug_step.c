@@ -1,6 +1,6 @@
 // cmd_debug_step.c: `mird debug-step --checkpoint CKPT --batch BATCH.safetensors --out OUT.safetensors
 //   [--steps N] [--lr X] [--mi-lr X] [--weight-decay X] [--club-steps K] [--objective NAME]
-//   [--club-input raw|standardized]`
+//   [--club-input raw|standardized] [--precision fp32|bf16]`
 // The golden-test interface of INTERFACES.md section 4: dropout off, constant learning rates.
 // OUT holds the first step's forward outputs (zl, za, zv, zy, x_l_hat, x_a_hat, x_v_hat, y_hat),
 // its loss terms as F32 [1] (loss.pred is 0 when the batch has no labeled row), grad.NAME for every
@@ -20,17 +20,19 @@
 #include "cli/commands.h"
 #include "core/comm.h"
 #include "core/common.h"
+#include "core/matmul.h"
 #include "io/safetensors.h"
 #include "models/mird.h"
 
 static void ds_usage(FILE *f) {
     fprintf(f, "usage: mird debug-step --checkpoint CKPT --batch BATCH.safetensors --out OUT.safetensors\n"
                "         [--steps N] [--lr X] [--mi-lr X] [--weight-decay X] [--club-steps K] [--objective O]\n"
-               "         [--club-input raw|standardized]\n"
+               "         [--club-input raw|standardized] [--precision fp32|bf16]\n"
                "  runs N training steps (default 1) with dropout off and writes the first step's outputs,\n"
                "  loss terms and gradients and the final parameters (see INTERFACES.md section 4);\n"
                "  defaults: --lr 1e-5 --mi-lr 1e-3 --weight-decay 0.01 --club-steps 5 --objective log\n"
-               "  (objectives: log, no_rec, no_mi, weighted, pred)\n"
+               "  (objectives: log, no_rec, no_mi, weighted, pred); --precision bf16: products of at least\n"
+               "  MIRD_BF16_MIN_FLOPS (env; 0 = all) on bfloat16 inputs (the golden cases' bf16 check)\n"
                "  under mpirun the batch's rows are split over the ranks and rank 0 writes the same file\n");
 }
 
@@ -64,6 +66,7 @@ int cmd_debug_step(int argc, char **argv) {
     float lr = 1e-5f, mi_lr = 1e-3f, wd = 0.01f;
     MirdObjective obj = MIRD_OBJ_LOG;
     int club_std = 0;
+    MatmulPrecision prec = MATMUL_FP32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -93,6 +96,11 @@ int cmd_debug_step(int argc, char **argv) {
                 return 2;
             }
             club_std = !strcmp(v, "standardized");
+        } else if (!strcmp(a, "--precision") && has) {
+            if (matmul_precision_parse(argv[++i], &prec)) {
+                fprintf(stderr, "mird: debug-step: --precision '%s': expected fp32 or bf16\n", argv[i]);
+                return 2;
+            }
         } else if (!strcmp(a, "--objective") && has) {
             if (mird_objective_parse(argv[++i], &obj)) {
                 fprintf(stderr, "mird: debug-step: --objective '%s': expected log, no_rec, no_mi, weighted or pred\n",
@@ -108,6 +116,7 @@ int cmd_debug_step(int argc, char **argv) {
         fprintf(stderr, "mird: debug-step: --checkpoint, --batch and --out are required (see mird debug-step --help)\n");
         return 2;
     }
+    cli_set_precision(prec);
     char err[MIRD_ERRLEN];
     LoadedBatch lb;
     Mird m;
