@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <immintrin.h>
 
 #if defined(MIRD_BLAS_OPENBLAS)
 #include <cblas.h>
@@ -283,14 +284,25 @@ static inline uint16_t f2bf(float f) {
     return (uint16_t)(u >> 16);
 }
 
-// rows x cols of src (row stride ld) into a packed bfloat16 [rows, cols].
+// rows x cols of src (row stride ld) into a packed bfloat16 [rows, cols]. Where the compiler targets
+// AVX512-BF16, 16 floats at a time by the CPU's own round-to-nearest-even conversion (vcvtneps2bf16:
+// the same bits as f2bf for normal numbers; it reads denormals as zero, which the products see
+// anyway under core/fpenv.h's flush-to-zero); the bit trick below vectorises to about 6 instructions
+// per vector instead of 1.
 static void to_bf16(uint16_t *dst, const float *src, int rows, int cols, int ld) {
 #pragma omp parallel for if ((long)rows * cols > 65536) schedule(static)
     for (int r = 0; r < rows; r++) {
         const float *s = src + (size_t)r * ld;
         uint16_t *d = dst + (size_t)r * cols;
+        int c = 0;
+#ifdef __AVX512BF16__
+        for (; c + 16 <= cols; c += 16) {
+            __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(s + c));
+            _mm256_storeu_si256((__m256i *)(d + c), (__m256i)h);
+        }
+#endif
 #pragma omp simd
-        for (int c = 0; c < cols; c++) d[c] = f2bf(s[c]);
+        for (int k = c; k < cols; k++) d[k] = f2bf(s[k]);
     }
 }
 
