@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <immintrin.h>
+#if defined(__AVX512BF16__)
+#include <immintrin.h> // to_bf16's vcvtneps2bf16
+#endif
 
 #if defined(MIRD_BLAS_OPENBLAS)
 #include <cblas.h>
@@ -90,18 +92,11 @@ void matmul_bias(int transA, int transB, int M, int N, int K, float alpha, const
         for (int i = 0; i < M; i++) memcpy(C + (size_t)i * ldc, bias, sizeof(float) * (size_t)N);
         beta = 1.0f;
     }
-    if (flops < MATMUL_PAR_MIN_FLOPS && flops > 0 && !serial) {
-        int nt = omp_get_max_threads();
-        if (nt > 1) { // the backends size their teams by omp_get_max_threads()
-            omp_set_num_threads(1);
-            gemm_blas(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-            omp_set_num_threads(nt);
-            if (bias && !pre_bias) add_bias_rows(C, ldc, M, N, bias);
-            bf16_invalidate(C, M, N, ldc);
-            return;
-        }
-    }
+    // a small product on the calling thread alone (the backends size their teams by omp_get_max_threads())
+    int nt = flops < MATMUL_PAR_MIN_FLOPS && flops > 0 && !serial ? omp_get_max_threads() : 1;
+    if (nt > 1) omp_set_num_threads(1);
     gemm_blas(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (nt > 1) omp_set_num_threads(nt);
     if (bias && !pre_bias) add_bias_rows(C, ldc, M, N, bias);
     bf16_invalidate(C, M, N, ldc); // a copy made in a reuse scope is stale once C overlaps it
 }
