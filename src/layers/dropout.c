@@ -28,8 +28,14 @@ static void run32(float *o, const float *x, const float *y, long n, uint32_t klo
 }
 
 void dropout_run(float *o, const float *x, const float *y, long n, const DropKey *d, uint64_t base) {
-    if (!d->thr) {
-        for (long i = 0; i < n; i++) o[i] = x ? x[i] + y[i] : y[i];
+    if (!d->thr) { // dropout off: o = x + y, or y
+        if (x) {
+#pragma omp simd
+            for (long i = 0; i < n; i++) o[i] = x[i] + y[i];
+        } else if (o != y) {
+#pragma omp simd
+            for (long i = 0; i < n; i++) o[i] = y[i];
+        }
         return;
     }
     while (n > 0) { // split where the index's high 32 bits change
@@ -65,10 +71,5 @@ void dropout_backward(float *dinp, const float *dout, const float *mask, long n)
 }
 
 void dropout_apply(float *out, const float *inp, long n, const DropKey *d) {
-    if (!d->thr) {
-        if (out != inp)
-            for (long i = 0; i < n; i++) out[i] = inp[i];
-        return;
-    }
-    dropout_par(out, NULL, inp, n, d);
+    if (d->thr || out != inp) dropout_par(out, NULL, inp, n, d);
 }

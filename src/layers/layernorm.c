@@ -5,6 +5,8 @@
 
 #include "layers/layers.h"
 
+static const DropKey NO_DROP = {0, 0, 1.0f}; // dropout off
+
 // One row: mean and biased variance by two passes (vectorised sums), out = (x - mean) * rstd * w + b.
 static inline void ln_row(float *o, const float *x, const float *w, const float *b, int C, float eps, float *mean,
                           float *rstd) {
@@ -86,17 +88,11 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
 
 void residual_layernorm_forward(float *res, float *out, float *mean, float *rstd, const float *x, const float *y,
                                 const DropKey *drop, const float *w, const float *b, int N, int C, float eps) {
-    int dr = drop && drop->thr;
+    const DropKey *dk = drop ? drop : &NO_DROP;
 #pragma omp parallel for if ((long)N * C > 32768) schedule(static)
     for (int n = 0; n < N; n++) {
-        const float *xr = x + (long)n * C, *yr = y + (long)n * C;
         float *r = res + (long)n * C;
-        if (dr) {
-            dropout_run(r, xr, yr, C, drop, (uint64_t)n * C);
-        } else {
-#pragma omp simd
-            for (int i = 0; i < C; i++) r[i] = xr[i] + yr[i];
-        }
+        dropout_run(r, x + (long)n * C, y + (long)n * C, C, dk, (uint64_t)n * C);
         ln_row(out + (long)n * C, r, w, b, C, eps, mean + n, rstd + n);
     }
 }
@@ -104,19 +100,12 @@ void residual_layernorm_forward(float *res, float *out, float *mean, float *rstd
 void residual_layernorm_backward(float *dres, float *dy, float *dw, float *db, const float *dout,
                                  const float *res, const float *w, const float *mean, const float *rstd,
                                  const DropKey *drop, int N, int C) {
-    int dr = drop && drop->thr;
+    const DropKey *dk = drop ? drop : &NO_DROP;
 #pragma omp parallel for if ((long)N * C > 32768) schedule(static)
     for (int n = 0; n < N; n++) {
         float *dx = dres + (long)n * C;
         ln_row_backward(dx, dout + (long)n * C, res + (long)n * C, w, mean[n], rstd[n], C, 0);
-        if (!dy || dy == dres) continue;
-        float *o = dy + (long)n * C;
-        if (dr) {
-            dropout_run(o, NULL, dx, C, drop, (uint64_t)n * C);
-        } else {
-#pragma omp simd
-            for (int i = 0; i < C; i++) o[i] = dx[i];
-        }
+        if (dy && dy != dres) dropout_run(dy + (long)n * C, NULL, dx, C, dk, (uint64_t)n * C);
     }
     if (dw || db) ln_param_grads(dw, db, dout, res, mean, rstd, N, C);
 }
