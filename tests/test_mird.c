@@ -70,20 +70,6 @@ static void golden_run(const char *name, const char *tag, const char *env, const
     assert_int_equal(golden_compare(out, path, tag, tol), 0);
 }
 
-// Whether two debug-step outputs differ in any byte of any tensor.
-static int outputs_differ(const char *a, const char *b) {
-    char err[MIRD_ERRLEN];
-    StFile fa, fb;
-    if (st_open(&fa, a, err) || st_open(&fb, b, err)) fail_msg("%s", err);
-    int d = st_count(&fa) != st_count(&fb);
-    for (int i = 0; !d && i < st_count(&fa); i++) {
-        const StTensor *t = st_tensor(&fa, i), *u = st_find(&fb, t->name);
-        d = !u || t->nbytes != u->nbytes || memcmp(t->data, u->data, t->nbytes);
-    }
-    st_close(&fa), st_close(&fb);
-    return d;
-}
-
 // Two cases have first-step gradients that float32 itself cannot pin down to bfloat16's rounding:
 // mird_club_std standardises the latents by the statistics of a 5-row batch, mird_lstm_full's
 // sparsemax changes its support and its large learning rates make Adam's steps sign-like. Measured:
@@ -106,7 +92,9 @@ static void golden_case(const char *name, const GoldenTol *tol16) {
         char tag[128];
         snprintf(tag, sizeof tag, "%s bf16", name);
         golden_run(name, tag, "MIRD_BF16_MIN_FLOPS=0", "--precision bf16", out16, tol16);
-        if (!outputs_differ(out, out16)) fail_msg("%s: --precision bf16 gave the float32 result bit for bit", name);
+        char why[1024];
+        if (!tensors_differ(out, out16, why, sizeof why))
+            fail_msg("%s: --precision bf16 gave the float32 result bit for bit", name);
         unlink(out16);
     }
     unlink(out);

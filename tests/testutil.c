@@ -157,17 +157,25 @@ int golden_compare(const char *got_path, const char *exp_path, const char *tag, 
     return bad;
 }
 
-// Every tensor of a and b has the same name, dtype, shape and bytes.
-void same_tensors(const char *a, const char *b) {
+int tensors_differ(const char *a, const char *b, char *why, size_t n) {
     char err[MIRD_ERRLEN];
     StFile fa, fb;
     if (st_open(&fa, a, err) || st_open(&fb, b, err)) fail_msg("%s", err);
-    assert_int_equal(st_count(&fa), st_count(&fb));
-    for (int i = 0; i < st_count(&fa); i++) {
+    int d = 0;
+    if (st_count(&fa) != st_count(&fb))
+        d = 1, snprintf(why, n, "%s holds %d tensors, %s %d", a, st_count(&fa), b, st_count(&fb));
+    for (int i = 0; !d && i < st_count(&fa); i++) {
         const StTensor *t = st_tensor(&fa, i), *u = st_find(&fb, t->name);
-        if (!u) fail_msg("%s: %s missing in %s", a, t->name, b);
-        if (t->nbytes != u->nbytes || memcmp(t->data, u->data, t->nbytes))
-            fail_msg("%s differs between %s and %s", t->name, a, b);
+        if (!u) d = 1, snprintf(why, n, "%s: %s missing in %s", a, t->name, b);
+        else if (t->nbytes != u->nbytes || memcmp(t->data, u->data, t->nbytes))
+            d = 1, snprintf(why, n, "%s differs between %s and %s", t->name, a, b);
     }
     st_close(&fa), st_close(&fb);
+    return d;
+}
+
+// Every tensor of a and b has the same name, dtype, shape and bytes.
+void same_tensors(const char *a, const char *b) {
+    char why[1024];
+    if (tensors_differ(a, b, why, sizeof why)) fail_msg("%s", why);
 }

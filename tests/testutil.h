@@ -34,6 +34,8 @@ const char *shared_data(const char *name);
 // Every tensor of safetensors files a and b has the same name, dtype, shape and bytes (else the
 // test fails naming the tensor).
 void same_tensors(const char *a, const char *b);
+// Whether they differ (count, a name, sizes or bytes); why gets the first difference.
+int tensors_differ(const char *a, const char *b, char *why, size_t n);
 // A tensor of a safetensors file as floats (falloc'ed; fails the test on a conversion error).
 float *tensor_f32(const StFile *f, const StTensor *t);
 
