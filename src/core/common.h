@@ -20,6 +20,9 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 // 64-byte aligned, zeroed allocation for float buffers (free with free()).
 float *falloc(size_t n);
+// 64-byte aligned allocation (not zeroed; NULL when out of memory; free with free()); from 2 MiB up
+// on a 2 MiB boundary with transparent huge pages requested (common.c says why).
+void *alloc_big(size_t bytes);
 
 // Read-only memory map of a whole file. Returns 0 and fills data/size, or -1 with err.
 typedef struct {

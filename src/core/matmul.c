@@ -10,6 +10,7 @@
 // reproducible run to run (resume is bit-identical).
 #include "matmul.h"
 
+#include "common.h"
 #include "timer.h"
 
 #include <omp.h>
@@ -361,7 +362,7 @@ static const uint16_t *bf16_input(const float *src, int rows, int cols, int ld, 
     if (n > s->cap) {
         free(s->buf);
         size_t cap = n + n / 4;
-        s->buf = aligned_alloc(64, (cap * sizeof(uint16_t) + 63) & ~(size_t)63);
+        s->buf = alloc_big((cap * sizeof(uint16_t) + 63) & ~(size_t)63);
         s->cap = s->buf ? cap : 0;
         if (!s->buf) return s->valid = 0, NULL;
     }
