@@ -255,6 +255,14 @@ static void test_matmul_paths(void **state) {
                     if (e > tol) fail_msg("matmul %s ta=%d tb=%d variant %d: rel err %.3g", prec ? "bf16" : "fp32", ta, tb, v, e);
                     if (prec && e < 1e-5) fail_msg("bf16 product as exact as fp32 (%.3g): not run in bf16?", e);
                 }
+        // forward-shaped products (A B^T) of MATMUL_WPACK_MIN_ROWS rows or more run on B reordered into
+        // oneDNN's blocked layout (from the padded ldb here), with and without bias, alpha and beta
+        for (int v = 0; v < 3; v++) {
+            float alpha = v == 1 ? 0.5f : 1.0f, beta = v == 1 ? 0.75f : 0.0f;
+            double e = mm_err(0, 1, MATMUL_WPACK_MIN_ROWS + 52, 64, 256, alpha, beta, v == 2, &r);
+            if (e > tol) fail_msg("matmul %s blocked weights variant %d: rel err %.3g", prec ? "bf16" : "fp32", v, e);
+            if (prec && e < 1e-5) fail_msg("bf16 product as exact as fp32 (%.3g): not run in bf16?", e);
+        }
         // small products stay float32 in either precision
         assert_true(mm_err(0, 1, 8, 9, 10, 1.0f, 0.0f, 1, &r) < 2e-6);
         // reuse scope: the same results as without one, and an input rewritten as a product's C in

@@ -38,6 +38,12 @@ int matmul_precision_parse(const char *s, MatmulPrecision *p);
 // bfloat16: how the small demo model checks bfloat16's effect on training (docs/performance.md).
 #define MATMUL_BF16_MIN_FLOPS 5e7
 
+// Forward-shaped products (C = A B^T, B a [N,K] weight) of at least this many rows M that take the
+// oneDNN primitive path (fp32 ones of at least 5e7 FLOPs, bf16 ones over the threshold above) run on
+// B reordered into the layout oneDNN's brgemm kernels read, once per product (matmul.c says what it
+// buys). The environment variable MIRD_WPACK_MIN_ROWS (read once) overrides the threshold.
+#define MATMUL_WPACK_MIN_ROWS 2048
+
 // Reuse of bfloat16 input copies (no effect in float32). Between matmul_reuse_begin() and the
 // matching matmul_reuse_end() (they nest; per calling thread) the caller promises that no input of
 // the products changes except as some product's C: an input (same pointer, rows, columns and leading
