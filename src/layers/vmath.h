@@ -15,6 +15,16 @@
 #include <stdint.h>
 #include <string.h>
 
+// a * b + c as one fused multiply-add where the target has one (one rounding, and half the latency
+// of the Horner chains below: the GELU loops are latency-bound, 9.3 -> 6.6 ms over 14.7 M values on
+// 2 threads); plain a * b + c elsewhere, where fmaf would be a slow library call. (The C11 build does
+// not contract a * b + c by itself: ISO mode turns GCC's -ffp-contract off.)
+#if defined(__FMA__) || defined(__aarch64__)
+#define VM_FMA(a, b, c) fmaf(a, b, c)
+#else
+#define VM_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
 static inline float vm_pow2i(int n) { // 2^n for n in [-126, 127]
     uint32_t u = (uint32_t)(n + 127) << 23;
     float f;
@@ -30,12 +40,12 @@ static inline float vexpf_hl(float hi, float lo) {
     // r = x - n ln2, ln 2 split into a high part (exact products with n) and the low remainder
     float r = (hi - fn * 0.693359375f) + (lo - fn * -2.12194440e-4f);
     float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
+    p = VM_FMA(p, r, 1.3981999507e-3f);
+    p = VM_FMA(p, r, 8.3334519073e-3f);
+    p = VM_FMA(p, r, 4.1665795894e-2f);
+    p = VM_FMA(p, r, 1.6666665459e-1f);
+    p = VM_FMA(p, r, 5.0000001201e-1f);
+    p = VM_FMA(p, r * r, r) + 1.0f;
     int n = (int)fn, n1 = n >> 1; // 2^n as two factors so that n = 128 and subnormals work
     float res = p * vm_pow2i(n1) * vm_pow2i(n - n1);
     return x < -104.0f ? 0.0f : res; // above 88.72 the product overflows to inf by itself
@@ -48,8 +58,11 @@ static inline float vsigmoidf(float x) { return 1.0f / (1.0f + vexpf(-x)); }
 static inline float vtanhf(float x) {
     float ax = x < 0.0f ? -x : x;
     float z = x * x;
-    float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z +
-                    1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
+    float sp = VM_FMA(-5.70498872745e-3f, z, 2.06390887954e-2f);
+    sp = VM_FMA(sp, z, -5.37397155531e-2f);
+    sp = VM_FMA(sp, z, 1.33314422036e-1f);
+    sp = VM_FMA(sp, z, -3.33332819422e-1f);
+    float small = VM_FMA(sp * z, x, x);
     float big = 1.0f - 2.0f / (vexpf(2.0f * ax) + 1.0f);
     big = x < 0.0f ? -big : big;
     return ax < 0.625f ? small : big;
@@ -59,16 +72,16 @@ static inline float vtanhf(float x) {
 // erfcc), so the GELU tail x -> -inf keeps its RELATIVE precision (no 1 - erf cancellation).
 static inline float verfcf_pos(float a) {
     float t = 1.0f / (1.0f + 0.5f * a);
-    float p = -0.82215223f + t * 0.17087277f;
-    p = 1.48851587f + t * p;
-    p = -1.13520398f + t * p;
-    p = 0.27886807f + t * p;
-    p = -0.18628806f + t * p;
-    p = 0.09678418f + t * p;
-    p = 0.37409196f + t * p;
-    p = 1.00002368f + t * p;
+    float p = VM_FMA(t, 0.17087277f, -0.82215223f);
+    p = VM_FMA(t, p, 1.48851587f);
+    p = VM_FMA(t, p, -1.13520398f);
+    p = VM_FMA(t, p, 0.27886807f);
+    p = VM_FMA(t, p, -0.18628806f);
+    p = VM_FMA(t, p, 0.09678418f);
+    p = VM_FMA(t, p, 0.37409196f);
+    p = VM_FMA(t, p, 1.00002368f);
     float a2 = a * a, a2err = fmaf(a, a, -a2); // a^2 = a2 + a2err exactly
-    return t * vexpf_hl(-a2, (-1.26551223f + t * p) - a2err);
+    return t * vexpf_hl(-a2, VM_FMA(t, p, -1.26551223f) - a2err);
 }
 
 // GELU's Phi(x) = (1 + erf(x / sqrt 2)) / 2 = erfc(-x / sqrt 2) / 2.
