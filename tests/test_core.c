@@ -1,6 +1,7 @@
 // test_core.c: the numeric core: matmul against a naive double-precision reference for every
 // transpose combination and leading dimension, and the RNG's reproducibility and stream independence.
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,8 +93,28 @@ static void test_rng_reproducible_and_streams_independent(void **state) {
     for (int i = 0; i < 50; i++) assert_int_equal(seen[i], 1);
 }
 
+// alloc_big: 64-byte alignment below 2 MiB, a 2 MiB boundary from there (where huge pages can back
+// it); falloc's buffers are zeroed either way.
+static void test_alloc_big_alignment(void **state) {
+    (void)state;
+    size_t sizes[] = {1, 4096, ((size_t)2 << 20) - 64, (size_t)2 << 20, ((size_t)5 << 20) + 12};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned char *p = alloc_big(sizes[i]);
+        assert_non_null(p);
+        size_t align = sizes[i] >= ((size_t)2 << 20) ? (size_t)2 << 20 : 64;
+        assert_int_equal((uintptr_t)p % align, 0);
+        memset(p, 0xab, sizes[i]); // all of it is writable
+        free(p);
+        float *f = falloc(sizes[i] / sizeof(float) + 1);
+        assert_int_equal((uintptr_t)f % align, 0);
+        for (size_t j = 0; j <= sizes[i] / sizeof(float); j += 1 + j / 7) assert_true(f[j] == 0.0f);
+        free(f);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_alloc_big_alignment),
         cmocka_unit_test(test_matmul_all_transposes),
         cmocka_unit_test(test_matmul_beta_zero_ignores_nan),
         cmocka_unit_test(test_rng_reproducible_and_streams_independent),
