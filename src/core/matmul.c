@@ -475,8 +475,9 @@ static int gemm_primitive(int bf16, int transA, int transB, int M, int N, int K,
     if (bf16 && !wpack) k.ldb = transB ? K : N; // the packed copy's
     // bfloat16: one primitive for any M (oneDNN's gemm_bf16bf16f32 kernels; 5-10% faster than the
     // fixed-M brgemm kernels on the BERT shapes here) except the forward shape with both N and K at
-    // most 1024 ([R,768] x [768,768]^T: 400 GFLOP/s with brgemm, 210 with runtime M) and the wpack
-    // products (brgemm on blocked weights needs a fixed M)
+    // most 1024 ([R,768] x [768,768]^T: brgemm was 2x faster when chosen; on 4 Dec 2026 the runtime-M
+    // kernel was 6% faster in isolation at 1200 rows but 10% slower inside the 12-layer step, by
+    // oneDNN's own timings) and the wpack products (brgemm on blocked weights needs a fixed M)
     if (bf16 && !wpack && !(!transA && transB && N <= 1024 && K <= 1024)) k.M = 0, k.lda = transA ? 0 : lda;
     int rc = -1;
     Prim p;
