@@ -176,7 +176,7 @@ static int gemm_primitive(int bf16, int transA, int transB, int M, int N, int K,
 // M == 0 in a key: a primitive for any M (oneDNN's runtime dimension; lda too when transA).
 typedef struct {
     int bf16, ta, tb, M, N, K, lda, ldb, ldc, has_bias;
-    int wpack; // bf16 forward shape: B in the primitive's own blocked layout (see wpack_rows)
+    int wpack; // forward shape, either precision: B in the primitive's own blocked layout (see wpack_rows)
     float alpha, beta;
 } PrimKey;
 typedef struct {
@@ -338,6 +338,18 @@ static void to_bf16(uint16_t *dst, const float *src, int rows, int cols, int ld)
     }
 }
 
+// *buf holding at least n elements of elsize bytes: a kept buffer, regrown (with a quarter to spare)
+// only when too small, so steady products allocate nothing. NULL (and *cap 0) when out of memory.
+static void *grow_kept(void **buf, size_t *cap, size_t n, size_t elsize) {
+    if (n > *cap) {
+        free(*buf);
+        size_t c = n + n / 4;
+        *buf = alloc_big((c * elsize + 63) & ~(size_t)63);
+        *cap = *buf ? c : 0;
+    }
+    return *buf;
+}
+
 // The calling thread's bfloat16 copies of inputs, in a few slots whose buffers are grown as needed and
 // kept: a fresh allocation of tens of megabytes on every product costs its page faults every time
 // (0.4 s per step for the vocabulary projection's [1200, 30522] operand on this virtual machine).
@@ -347,7 +359,7 @@ static void to_bf16(uint16_t *dst, const float *src, int rows, int cols, int ld)
 typedef struct {
     const float *src;
     int rows, cols, ld, valid;
-    uint16_t *buf;
+    void *buf; // uint16_t[cap]
     size_t cap;
     unsigned long used;
 } Conv;
@@ -395,13 +407,7 @@ static const uint16_t *bf16_input(const float *src, int rows, int cols, int ld, 
             s = c;
         }
     }
-    if (n > s->cap) {
-        free(s->buf);
-        size_t cap = n + n / 4;
-        s->buf = alloc_big((cap * sizeof(uint16_t) + 63) & ~(size_t)63);
-        s->cap = s->buf ? cap : 0;
-        if (!s->buf) return s->valid = 0, NULL;
-    }
+    if (!grow_kept(&s->buf, &s->cap, n, sizeof(uint16_t))) return s->valid = 0, NULL;
     to_bf16(s->buf, src, rows, cols, ld);
     s->src = src, s->rows = rows, s->cols = cols, s->ld = ld, s->valid = g_reuse_depth > 0, s->used = ++g_conv_clock;
     return s->buf;
@@ -446,14 +452,6 @@ static int wpack_rows(void) {
 // The calling thread's buffer for reordered weights (grown as needed and kept, like the conversions).
 static _Thread_local void *g_wbuf;
 static _Thread_local size_t g_wcap;
-static void *wpack_buffer(size_t bytes) {
-    if (bytes > g_wcap) {
-        free(g_wbuf);
-        g_wcap = bytes + bytes / 4;
-        if (!(g_wbuf = alloc_big(g_wcap))) g_wcap = 0;
-    }
-    return g_wbuf;
-}
 
 // Runs the product on a oneDNN matmul primitive. Returns -1 (nothing written) when oneDNN cannot
 // build one for this shape: the caller then takes the BLAS path.
@@ -485,7 +483,7 @@ static int gemm_primitive(int bf16, int transA, int transB, int M, int N, int K,
         static _Thread_local dnnl_stream_t stream; // one per calling thread, kept for its lifetime
         dnnl_memory_desc_t a, b, c, bd;
         dnnl_memory_t ma = NULL, mb = NULL, mc = NULL, mbias = NULL, mw = NULL;
-        void *wbuf = wpack ? wpack_buffer(p.wbytes) : NULL;
+        void *wbuf = wpack ? grow_kept(&g_wbuf, &g_wcap, p.wbytes, 1) : NULL;
         if (!stream && dnnl_stream_create(&stream, g_engine, dnnl_stream_default_flags) != dnnl_success) stream = NULL;
         if (stream && (!wpack || wbuf) && !key_mds(&k, M, lda, &a, &b, &c, &bd) &&
             !mem(&ma, &a, bf16 ? (const void *)Ah : A) && !mem(&mc, &c, C) && (!bias || !mem(&mbias, &bd, bias)) &&
