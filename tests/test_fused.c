@@ -118,17 +118,20 @@ static void test_residual_layernorm(void **state) {
     }
 }
 
-// ---------------------------------------------------------------- GELU with cached derivative, linear_backward_set
-static void test_gelu_cached_and_linear_set(void **state) {
+// ---------------------------------------------------------------- GELU maps and cached derivative, linear_backward_set
+static void test_gelu_maps_and_linear_set(void **state) {
     (void)state;
     Rng r;
     rng_seed(&r, 5, 0);
     long n = 3000;
-    float *x = falloc(n), *a1 = falloc(n), *a2 = falloc(n), *g = falloc(n), *d = falloc(n), *dref = falloc(n);
+    float *x = falloc(n), *a1 = falloc(n), *a2 = falloc(n), *g = falloc(n + 7), *d = falloc(n), *dref = falloc(n);
     fill_normal(x, n, 2, &r), fill_normal(d, n, 1, &r);
     gelu_forward(a1, x, n);
-    gelu_forward_grad(a2, g, x, n);
-    assert_true(rel_err_scale(a2, a1, n, 1e-6) < 1e-6);
+    gelu_map(a2, x, (int)n, NULL, 0);
+    assert_memory_equal(a2, a1, sizeof(float) * (size_t)n);
+    memset(a2, 0, sizeof(float) * (size_t)n);
+    gelu_grad_map(a2, x, (int)n, g - 7, 7); // the derivative at ctx + off
+    assert_memory_equal(a2, a1, sizeof(float) * (size_t)n);
     gelu_backward(dref, d, x, n); // dref was zero: dref = d * gelu'(x)
     gelu_backward_cached(d, g, n);
     assert_true(rel_err_scale(d, dref, n, 1e-6) < 1e-6);
@@ -291,13 +294,104 @@ static void test_matmul_paths(void **state) {
     assert_int_equal(matmul_precision_parse("fp16", &p), -1);
 }
 
+// ---------------------------------------------------------------- operand maps (matmul_mapped)
+// Whether a product of 2 M N K FLOPs runs in bfloat16 (and a mapped one then on fn_bf16).
+static int runs_bf16(int M, int N, int K) {
+    return matmul_precision() == MATMUL_BF16 && 2.0 * M * N * K >= MATMUL_BF16_MIN_FLOPS;
+}
+
+// matmul_mapped(which, GELU with its derivative as side output, ...) against gelu_grad_map (or its
+// _lowp form where the product runs in bfloat16) over the whole operand, then matmul_bias: the same
+// bits in either precision (float32: the same values multiplied; bfloat16: the same values rounded),
+// and the same derivative (written for the operand's own columns, not the padding), on padded leading
+// dimensions.
+static void mapped_case(int which, int ta, int tb, int M, int N, int K, float beta, int with_bias, Rng *r) {
+    int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
+    long na = (long)(ta ? K : M) * lda, nb = (long)(tb ? N : K) * ldb, nc = (long)M * ldc;
+    long nx = which == MATMUL_MAP_A ? na : nb, ld = which == MATMUL_MAP_A ? lda : ldb, rows = nx / ld;
+    float *A = falloc(na), *Bm = falloc(nb), *C1 = falloc(nc), *C2 = falloc(nc), *bias = falloc(N);
+    float *work = falloc(nx), *G = falloc(nx), *d1 = falloc(nx), *d2 = falloc(nx);
+    fill_normal(A, na, 1.5f, r), fill_normal(Bm, nb, 1.5f, r), fill_normal(C1, nc, 1, r), fill_normal(bias, N, 1, r);
+    memcpy(C2, C1, sizeof(float) * (size_t)nc);
+    MatmulMapFn ref = runs_bf16(M, N, K) ? gelu_grad_map_lowp : gelu_grad_map;
+    ref(G, which == MATMUL_MAP_A ? A : Bm, (int)nx, d1, 0);
+    const float *b = with_bias ? bias : NULL;
+    if (which == MATMUL_MAP_A) matmul_bias(ta, tb, M, N, K, 1.0f, G, lda, Bm, ldb, beta, C1, ldc, b);
+    else matmul_bias(ta, tb, M, N, K, 1.0f, A, lda, G, ldb, beta, C1, ldc, b);
+    MatmulMap map = {gelu_grad_map, gelu_grad_map_lowp, d2};
+    matmul_mapped(which, &map, work, ta, tb, M, N, K, 1.0f, A, lda, Bm, ldb, beta, C2, ldc, b);
+    const char *prec = matmul_precision_name(matmul_precision());
+    for (int i = 0; i < M; i++)
+        if (memcmp(C1 + (size_t)i * ldc, C2 + (size_t)i * ldc, sizeof(float) * (size_t)N))
+            fail_msg("mapped %c ta=%d tb=%d %dx%dx%d (%s): row %d differs from gelu then matmul", "AB"[which], ta, tb,
+                     M, N, K, prec, i);
+    for (long i = 0; i < rows; i++) // the side output where the operand is read (not the padding)
+        if (memcmp(d1 + i * ld, d2 + i * ld, sizeof(float) * (size_t)(ld - (which == MATMUL_MAP_A ? 3 : 1))))
+            fail_msg("mapped %c ta=%d tb=%d (%s): derivative row %ld differs", "AB"[which], ta, tb, prec, i);
+    free(A), free(Bm), free(C1), free(C2), free(bias), free(work), free(G), free(d1), free(d2);
+}
+
+static void test_matmul_mapped(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 8, 0);
+    for (int prec = 0; prec < 2; prec++) {
+        if (prec && !matmul_bf16_supported()) break; // test_matmul_paths says so
+        matmul_set_precision(prec ? MATMUL_BF16 : MATMUL_FP32);
+        for (int which = 0; which < 2; which++)
+            for (int ta = 0; ta < 2; ta++)
+                for (int tb = 0; tb < 2; tb++) mapped_case(which, ta, tb, 96, 640, 512, tb ? 0.0f : 1.0f, !ta, &r);
+        mapped_case(MATMUL_MAP_A, 0, 1, MATMUL_WPACK_MIN_ROWS + 52, 64, 256, 0.0f, 1, &r); // blocked weights
+        mapped_case(MATMUL_MAP_B, 0, 1, MATMUL_WPACK_MIN_ROWS + 52, 64, 256, 0.0f, 1, &r); // not blocked then
+        mapped_case(MATMUL_MAP_A, 0, 1, 8, 9, 2500, 0.0f, 1, &r);                          // small: float32
+        // bfloat16 copies kept in a reuse scope: a mapped product of X after a plain one (and the
+        // reverse) converts again; the results are those outside a scope
+        enum { M = 96, N = 640, K = 512 };
+        float *X = falloc(M * K), *W = falloc(N * K), *work = falloc(M * K), *G = falloc(M * K);
+        float *P1 = falloc(M * N), *P2 = falloc(M * N), *G1 = falloc(M * N), *G2 = falloc(M * N);
+        fill_normal(X, M * K, 1.5f, &r), fill_normal(W, N * K, 1, &r);
+        gelu_forward(G, X, M * K);
+        matmul(0, 1, M, N, K, 1.0f, X, K, W, K, 0.0f, P1, N);
+        matmul(0, 1, M, N, K, 1.0f, G, K, W, K, 0.0f, G1, N);
+        matmul_reuse_begin();
+        matmul(0, 1, M, N, K, 1.0f, X, K, W, K, 0.0f, P2, N);
+        MatmulMap gm = {gelu_map, NULL, NULL}; // fn in both precisions
+        matmul_mapped(MATMUL_MAP_A, &gm, work, 0, 1, M, N, K, 1.0f, X, K, W, K, 0.0f, G2, N, NULL);
+        assert_memory_equal(G1, G2, sizeof(float) * M * N);
+        matmul(0, 1, M, N, K, 1.0f, X, K, W, K, 0.0f, P2, N);
+        assert_memory_equal(P1, P2, sizeof(float) * M * N);
+        matmul_reuse_end();
+        // the linear layer's GELU variants = GELU (bfloat16-grade where the product runs in bfloat16)
+        // then the plain ones
+        MatmulMapFn ref = runs_bf16(M, N, K) ? gelu_grad_map_lowp : gelu_grad_map;
+        ref(G, X, M * K, work, 0);
+        float *o1 = falloc(M * N), *o2 = falloc(M * N), *b = falloc(N), *dW1 = falloc(N * K), *dW2 = falloc(N * K);
+        float *db1 = falloc(N), *db2 = falloc(N), *di1 = falloc(M * K), *dg1 = falloc(M * K), *dg2 = falloc(M * K);
+        fill_normal(b, N, 1, &r), fill_normal(o1, M * N, 1, &r); // o1: the dout below
+        linear_backward_set(di1, dW1, db1, o1, G, W, M, K, N);
+        linear_backward_set_gelu(work, dW2, db2, dg2, o1, X, work, W, M, K, N); // dinp = work, as BERT's
+        assert_memory_equal(work, di1, sizeof(float) * M * K);
+        ref(G, X, M * K, dg1, 0);
+        assert_memory_equal(dg2, dg1, sizeof(float) * M * K);
+        assert_memory_equal(dW2, dW1, sizeof(float) * N * K);
+        assert_memory_equal(db2, db1, sizeof(float) * N);
+        linear_forward(o1, G, W, b, M, K, N);
+        linear_forward_gelu(o2, X, work, W, b, M, K, N);
+        assert_memory_equal(o2, o1, sizeof(float) * M * N);
+        free(X), free(W), free(work), free(G), free(P1), free(P2), free(G1), free(G2);
+        free(o1), free(o2), free(b), free(dW1), free(dW2), free(db1), free(db2), free(di1), free(dg1), free(dg2);
+    }
+    matmul_set_precision(MATMUL_FP32);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dropkey),
         cmocka_unit_test(test_residual_layernorm),
-        cmocka_unit_test(test_gelu_cached_and_linear_set),
+        cmocka_unit_test(test_gelu_maps_and_linear_set),
         cmocka_unit_test(test_attention_packed),
         cmocka_unit_test(test_matmul_paths),
+        cmocka_unit_test(test_matmul_mapped),
     };
     return cmocka_run_group_tests_name("fused", tests, NULL, NULL);
 }

@@ -46,7 +46,8 @@ static _Thread_local MatmulPrecision g_precision = MATMUL_FP32;
 static void gemm_blas(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                       const float *B, int ldb, float beta, float *C, int ldc);
 static int gemm_primitive(int bf16, int transA, int transB, int M, int N, int K, float alpha, const float *A,
-                          int lda, const float *B, int ldb, float beta, float *C, int ldc, const float *bias);
+                          int lda, const float *B, int ldb, float beta, float *C, int ldc, const float *bias,
+                          const MatmulMap *fa, const MatmulMap *fb);
 static void bf16_invalidate(const float *C, int M, int N, int ldc);
 
 static double g_bf16_min = MATMUL_BF16_MIN_FLOPS;
@@ -72,19 +73,40 @@ static void add_bias_rows(float *C, int ldc, int M, int N, const float *bias) {
     }
 }
 
-void matmul_bias(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
-                 const float *B, int ldb, float beta, float *C, int ldc, const float *bias) {
+// work = f(X) for the mapped operand X (A or B, stored rows x cols with its leading dimension), which
+// the product then reads instead of X.
+static void map_to_work(int which, const MatmulMap *f, float *work, int transA, int transB, int M, int N, int K,
+                        const float **A, int lda, const float **B, int ldb, int serial) {
+    int a = which == MATMUL_MAP_A, t = a ? transA : transB, ld = a ? lda : ldb;
+    int rows = a ? (t ? K : M) : (t ? N : K), cols = a ? (t ? M : K) : (t ? K : N);
+    const float *src = a ? *A : *B;
+#pragma omp parallel for if ((long)rows * cols > 65536 && !serial) schedule(static)
+    for (int r = 0; r < rows; r++) f->fn(work + (size_t)r * ld, src + (size_t)r * ld, cols, f->ctx, (size_t)r * ld);
+    *(a ? A : B) = work;
+    bf16_invalidate(work, rows, cols, ld); // written outside a product's C
+}
+
+// Every product: matmul_mapped's (f set) and matmul_bias's (f NULL).
+static void matmul_impl(int which, const MatmulMap *f, float *work, int transA, int transB, int M, int N, int K,
+                        float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                        const float *bias) {
     if (M <= 0 || N <= 0) return;
     double flops = 2.0 * M * N * K;
     if (timer_on_ && flops > 0) timer_count_flops(flops); // profiling only (mird bench)
     int serial = omp_in_parallel();
+    int bf16 = K > 0 && !serial && g_precision == MATMUL_BF16 && flops >= bf16_min_flops();
+    if (f && !bf16) { // a float32 product reads f(X) from work
+        map_to_work(which, f, work, transA, transB, M, N, K, &A, lda, &B, ldb, serial);
+        f = NULL;
+    }
     if (K > 0 && !serial) {
-        int bf16 = g_precision == MATMUL_BF16 && flops >= bf16_min_flops();
         int fwd_shape = !transA && transB && flops >= MATMUL_PAR_MIN_FLOPS;
         if ((bf16 || fwd_shape) &&
-            !gemm_primitive(bf16, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias))
+            !gemm_primitive(bf16, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias,
+                            which == MATMUL_MAP_A ? f : NULL, which == MATMUL_MAP_B ? f : NULL))
             return;
     }
+    if (f) map_to_work(which, f, work, transA, transB, M, N, K, &A, lda, &B, ldb, serial); // no primitive
     // BLAS path: a bias with beta == 0 is broadcast first and the product added to it (beta = 1);
     // otherwise it is added after the product.
     int pre_bias = bias && beta == 0.0f;
@@ -100,6 +122,17 @@ void matmul_bias(int transA, int transB, int M, int N, int K, float alpha, const
     if (nt > 1) omp_set_num_threads(nt);
     if (bias && !pre_bias) add_bias_rows(C, ldc, M, N, bias);
     bf16_invalidate(C, M, N, ldc); // a copy made in a reuse scope is stale once C overlaps it
+}
+
+void matmul_bias(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc, const float *bias) {
+    matmul_impl(0, NULL, NULL, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+}
+
+void matmul_mapped(int which, const MatmulMap *map, float *work, int transA, int transB, int M, int N, int K,
+                   float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                   const float *bias) {
+    matmul_impl(which, map, work, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
 }
 
 void matmul(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
@@ -163,8 +196,9 @@ void matmul_reuse_end(void) {}
 
 static void bf16_invalidate(const float *C, int M, int N, int ldc) { (void)C, (void)M, (void)N, (void)ldc; }
 static int gemm_primitive(int bf16, int transA, int transB, int M, int N, int K, float alpha, const float *A,
-                          int lda, const float *B, int ldb, float beta, float *C, int ldc, const float *bias) {
-    (void)bf16, (void)transA, (void)transB, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B;
+                          int lda, const float *B, int ldb, float beta, float *C, int ldc, const float *bias,
+                          const MatmulMap *fa, const MatmulMap *fb) {
+    (void)fa, (void)fb, (void)bf16, (void)transA, (void)transB, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B;
     (void)ldb, (void)beta, (void)C, (void)ldc, (void)bias;
     return -1; // no primitives: the BLAS path
 }
@@ -316,25 +350,42 @@ static inline uint16_t f2bf(float f) {
     return (uint16_t)(u >> 16);
 }
 
-// rows x cols of src (row stride ld) into a packed bfloat16 [rows, cols]. Where the compiler targets
-// AVX512-BF16, 16 floats at a time by the CPU's own round-to-nearest-even conversion (vcvtneps2bf16:
-// the same bits as f2bf for normal numbers; it reads denormals as zero, which the products see
-// anyway under core/fpenv.h's flush-to-zero); the bit trick below vectorises to about 6 instructions
-// per vector instead of 1.
-static void to_bf16(uint16_t *dst, const float *src, int rows, int cols, int ld) {
+// n floats into bfloat16. Where the compiler targets AVX512-BF16, 16 at a time by the CPU's own
+// round-to-nearest-even conversion (vcvtneps2bf16: the same bits as f2bf for normal numbers; it reads
+// denormals as zero, which the products see anyway under core/fpenv.h's flush-to-zero); the bit
+// trick below vectorises to about 6 instructions per vector instead of 1.
+static void row_to_bf16(uint16_t *d, const float *s, int n) {
+    int c = 0;
+#ifdef __AVX512BF16__
+    for (; c + 16 <= n; c += 16) {
+        __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(s + c));
+        _mm256_storeu_si256((__m256i *)(d + c), (__m256i)h);
+    }
+#endif
+#pragma omp simd
+    for (int k = c; k < n; k++) d[k] = f2bf(s[k]);
+}
+
+// rows x cols of f(src) (row stride ld; f NULL: src itself; f->fn_bf16 where set) into a packed
+// bfloat16 [rows, cols]. The map runs on MAP_CHUNK values at a time into a buffer that stays in the L1
+// cache, so a mapped operand costs one pass over memory, like a plain one.
+#define MAP_CHUNK 1024
+static void to_bf16(uint16_t *dst, const float *src, int rows, int cols, int ld, const MatmulMap *f) {
+    MatmulMapFn fn = f ? (f->fn_bf16 ? f->fn_bf16 : f->fn) : NULL;
 #pragma omp parallel for if ((long)rows * cols > 65536) schedule(static)
     for (int r = 0; r < rows; r++) {
         const float *s = src + (size_t)r * ld;
         uint16_t *d = dst + (size_t)r * cols;
-        int c = 0;
-#ifdef __AVX512BF16__
-        for (; c + 16 <= cols; c += 16) {
-            __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(s + c));
-            _mm256_storeu_si256((__m256i *)(d + c), (__m256i)h);
+        if (!f) {
+            row_to_bf16(d, s, cols);
+            continue;
         }
-#endif
-#pragma omp simd
-        for (int k = c; k < cols; k++) d[k] = f2bf(s[k]);
+        float buf[MAP_CHUNK];
+        for (int c = 0; c < cols; c += MAP_CHUNK) {
+            int n = cols - c < MAP_CHUNK ? cols - c : MAP_CHUNK;
+            fn(buf, s + c, n, f->ctx, (size_t)r * ld + c);
+            row_to_bf16(d + c, buf, n);
+        }
     }
 }
 
@@ -373,10 +424,12 @@ void matmul_reuse_end(void) {
         for (int i = 0; i < CONV_SLOTS; i++) g_conv[i].valid = 0;
 }
 
-// The packed bfloat16 copy of rows x cols of src (row stride ld), converted unless a valid copy of the
-// same input is held; `keep` (may be NULL) is a buffer the caller still needs (not evicted).
-static const uint16_t *bf16_input(const float *src, int rows, int cols, int ld, const uint16_t *keep) {
-    for (int i = 0; i < CONV_SLOTS && g_reuse_depth; i++) {
+// The packed bfloat16 copy of rows x cols of f(src) (row stride ld; f NULL: src), converted unless a
+// valid copy of the same input is held; `keep` (may be NULL) is a buffer the caller still needs (not
+// evicted). A mapped copy is made every time and never kept valid (its map may write a side output).
+static const uint16_t *bf16_input(const float *src, int rows, int cols, int ld, const MatmulMap *f,
+                                  const uint16_t *keep) {
+    for (int i = 0; i < CONV_SLOTS && g_reuse_depth && !f; i++) {
         Conv *c = &g_conv[i];
         if (c->valid && c->src == src && c->rows == rows && c->cols == cols && c->ld == ld) {
             c->used = ++g_conv_clock;
@@ -408,8 +461,8 @@ static const uint16_t *bf16_input(const float *src, int rows, int cols, int ld, 
         }
     }
     if (!grow_kept(&s->buf, &s->cap, n, sizeof(uint16_t))) return s->valid = 0, NULL;
-    to_bf16(s->buf, src, rows, cols, ld);
-    s->src = src, s->rows = rows, s->cols = cols, s->ld = ld, s->valid = g_reuse_depth > 0, s->used = ++g_conv_clock;
+    to_bf16(s->buf, src, rows, cols, ld, f);
+    s->src = src, s->rows = rows, s->cols = cols, s->ld = ld, s->valid = g_reuse_depth > 0 && !f, s->used = ++g_conv_clock;
     return s->buf;
 }
 
@@ -455,15 +508,17 @@ static _Thread_local size_t g_wcap;
 
 // Runs the product on a oneDNN matmul primitive. Returns -1 (nothing written) when oneDNN cannot
 // build one for this shape: the caller then takes the BLAS path.
+// fa, fb: maps of A and B (matmul_mapped), bfloat16 only (applied in the conversion).
 static int gemm_primitive(int bf16, int transA, int transB, int M, int N, int K, float alpha, const float *A,
-                          int lda, const float *B, int ldb, float beta, float *C, int ldc, const float *bias) {
+                          int lda, const float *B, int ldb, float beta, float *C, int ldc, const float *bias,
+                          const MatmulMap *fa, const MatmulMap *fb) {
     if (bias && alpha != 1.0f) return -1; // oneDNN would scale the bias too
-    int wpack = !transA && transB && M >= wpack_rows();
+    int wpack = !transA && transB && M >= wpack_rows() && !fb; // the reorder reads B itself
     const uint16_t *Ah = NULL, *Bh = NULL;
     if (bf16) { // packed copies: rows of op-storage, leading dimension = row length
         int ar = transA ? K : M, ac = transA ? M : K, br = transB ? N : K, bc = transB ? K : N;
-        if (!(Ah = bf16_input(A, ar, ac, lda, NULL))) return -1;
-        if (!wpack && !(Bh = bf16_input(B, br, bc, ldb, Ah))) return -1;
+        if (!(Ah = bf16_input(A, ar, ac, lda, fa, NULL))) return -1;
+        if (!wpack && !(Bh = bf16_input(B, br, bc, ldb, fb, Ah))) return -1;
         lda = ac;
     }
     PrimKey k;

@@ -8,12 +8,37 @@
 // bfloat16 (round to nearest even) and accumulates in float32 (oneDNN's avx512_core_bf16 kernels);
 // C, alpha, beta and the bias stay float32. Callers keep float32 buffers everywhere.
 #pragma once
+#include <stddef.h>
 
 void matmul(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
             const float *B, int ldb, float beta, float *C, int ldc);
 // The same plus a bias row: C = alpha * op(A) @ op(B) + beta * C + bias[N] (added to every row).
 void matmul_bias(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc, const float *bias);
+
+// An element-wise map applied to one operand as the product reads it (prologue fusion):
+// C = alpha * op(f(A)) @ op(B) + beta * C + bias with which == MATMUL_MAP_A, or op(f(B)) with
+// MATMUL_MAP_B (map NULL: a plain matmul_bias). fn maps n contiguous floats of the operand's storage,
+// src (the operand's base + off) to dst (no overlap); it may also write a side output at the same
+// offsets of a buffer laid out like the operand (ctx), e.g. the GELU's derivative. It must be a pure
+// function of src: it may run more than once on a value.
+// In float32 fn(X) is written to work (X's shape and leading dimension) and the product reads it:
+// exactly fn then matmul_bias, bit for bit. In bfloat16 the map is applied on the way to the
+// operand's bfloat16 copy, a thousand values at a time in cache, and work is not written: one pass
+// over X instead of the map's pass plus the conversion's (BERT's feed-forward: the GELU before the
+// down-projection); there fn_bf16 (if not NULL) replaces fn: a cheaper evaluation of the same map
+// whose error is far below bfloat16's rounding (side output included: what it feeds is computed from
+// bfloat16-rounded products anyway). Either way work's contents are undefined afterwards. (A mapped
+// copy is never reused by a matmul_reuse_begin scope.)
+typedef void (*MatmulMapFn)(float *dst, const float *src, int n, void *ctx, size_t off);
+typedef struct {
+    MatmulMapFn fn, fn_bf16;
+    void *ctx;
+} MatmulMap;
+enum { MATMUL_MAP_A = 0, MATMUL_MAP_B = 1 };
+void matmul_mapped(int which, const MatmulMap *map, float *work, int transA, int transB, int M, int N, int K,
+                   float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                   const float *bias);
 
 // Name of the backend compiled in ("dnnl" or "openblas").
 const char *matmul_backend(void);

