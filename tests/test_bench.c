@@ -2,6 +2,7 @@
 // model (tests/fixtures/mird_base): JSON last line with the contract's keys, both estimator
 // modes, usage and input errors. Never compares timings (the machine is shared and noisy).
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +143,34 @@ static void test_bench_command(void **state) {
     j = last_json_line(out);
     check_result(j, "official", 2);
     json_decref(j);
+    // fp32 against bf16 step by step (every product in bf16 on this tiny model: MIRD_BF16_MIN_FLOPS=0)
+    rc = run_capture(out, sizeof(out), "MIRD_BF16_MIN_FLOPS=0 %s bench --checkpoint " FIX "ckpt.safetensors --batch " FIX
+                     "batch.safetensors --steps 1 --compare-precision 3 --threads 1 --json 2>&1", bin);
+    if (!matmul_bf16_supported()) {
+        assert_int_equal(rc, 1);
+        assert_non_null(strstr(out, "--compare-precision needs bfloat16"));
+        return;
+    }
+    assert_int_equal(rc, 0);
+    j = last_json_line(out);
+    check_result(j, "once", 1);
+    json_t *pc = json_object_get(j, "precision_compare");
+    assert_true(json_is_object(pc));
+    assert_int_equal(json_integer_value(json_object_get(pc, "pairs")), 3);
+    json_t *a32 = json_object_get(pc, "fp32_seconds"), *a16 = json_object_get(pc, "bf16_seconds");
+    json_t *ar = json_object_get(pc, "fp32_over_bf16");
+    assert_int_equal(json_array_size(a32), 3), assert_int_equal(json_array_size(a16), 3);
+    assert_int_equal(json_array_size(ar), 3);
+    double r[3];
+    for (int k = 0; k < 3; k++) {
+        double t32 = json_number_value(json_array_get(a32, k)), t16 = json_number_value(json_array_get(a16, k));
+        r[k] = json_number_value(json_array_get(ar, k));
+        assert_true(t32 > 0 && t16 > 0);
+        assert_true(fabs(r[k] - t32 / t16) <= 1e-5 * r[k]); // the JSON's 6 significant digits
+    }
+    double lo = fmin(r[0], fmin(r[1], r[2])), hi = fmax(r[0], fmax(r[1], r[2])), med = r[0] + r[1] + r[2] - lo - hi;
+    assert_true(fabs(json_number_value(json_object_get(pc, "ratio_median")) - med) <= 1e-5 * med);
+    json_decref(j);
 }
 
 static void test_bench_errors(void **state) {
@@ -151,6 +180,7 @@ static void test_bench_errors(void **state) {
     assert_int_equal(run_capture(NULL, 0, "%s bench --bogus 2>/dev/null", bin), 2);
     assert_int_equal(run_capture(NULL, 0, "%s bench --checkpoint x --batch y --steps 0 2>/dev/null", bin), 2);
     assert_int_equal(run_capture(NULL, 0, "%s bench --checkpoint x --batch y --club-mode twice 2>/dev/null", bin), 2);
+    assert_int_equal(run_capture(NULL, 0, "%s bench --checkpoint x --batch y --compare-precision 0 2>/dev/null", bin), 2);
     assert_int_equal(run_capture(NULL, 0, "%s bench --help", bin), 0);
     static char out[4096];
     // a missing checkpoint, and a checkpoint passed as the batch: failures (exit 1) with a message

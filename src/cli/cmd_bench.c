@@ -52,6 +52,10 @@ static void bench_usage(FILE *f) {
                "  --json prints only that line. --threads sets the OpenMP threads (default: OpenMP's).\n"
                "  --precision bf16: matrix products on bfloat16 inputs with float32 accumulation (where the CPU\n"
                "  has bfloat16 instructions; otherwise a one-line note and float32).\n"
+               "  --compare-precision P: then P pairs of steps, one fp32 and one bf16 each (in alternating\n"
+               "  order), and the fp32 / bf16 ratio of each pair: the speed-up measured step against step in\n"
+               "  one process, which a shared machine's drift between runs does not bias (JSON\n"
+               "  \"precision_compare\"; needs bfloat16 instructions).\n"
                "  The step is also rated against dnnl_sgemm on BERT-base shapes timed in the same run\n"
                "  (--probe-reps R, default 3; 0 = no probe) and projected to a CMU-MOSI epoch of\n"
                "  --epoch-clips N labeled clips (1284) and to --epochs E epochs (100).\n"
@@ -117,7 +121,7 @@ static double median_sort(double *v, int n) {
 
 int cmd_bench(int argc, char **argv) {
     const char *ckpt = NULL, *batch = NULL;
-    int steps = 5, threads = 0, json_only = 0, seed = 1, probe_reps = 3, epoch_clips = 1284, epochs = 100;
+    int steps = 5, threads = 0, json_only = 0, seed = 1, probe_reps = 3, epoch_clips = 1284, epochs = 100, pairs = 0;
     MirdClubMode mode = MIRD_CLUB_ONCE;
     MatmulPrecision prec = MATMUL_FP32;
     for (int i = 1; i < argc; i++) {
@@ -140,6 +144,8 @@ int cmd_bench(int argc, char **argv) {
             if (parse_int(a, argv[++i], 0, 1000, &probe_reps)) return 2;
         } else if (!strcmp(a, "--epoch-clips") && has) {
             if (parse_int(a, argv[++i], 1, 100000000, &epoch_clips)) return 2;
+        } else if (!strcmp(a, "--compare-precision") && has) {
+            if (parse_int(a, argv[++i], 1, 100000, &pairs)) return 2;
         } else if (!strcmp(a, "--epochs") && has) {
             if (parse_int(a, argv[++i], 1, 1000000, &epochs)) return 2;
         } else if (!strcmp(a, "--club-mode") && has) {
@@ -165,6 +171,10 @@ int cmd_bench(int argc, char **argv) {
     if (!ckpt || !batch) {
         fprintf(stderr, "mird: bench: --checkpoint and --batch are required (see mird bench --help)\n");
         return 2;
+    }
+    if (pairs && !matmul_bf16_supported()) {
+        fprintf(stderr, "mird: bench: --compare-precision needs bfloat16 products, which this CPU or build lacks\n");
+        return 1;
     }
     if (threads > 0) omp_set_num_threads(threads);
     prec = cli_set_precision(prec);
@@ -227,6 +237,23 @@ int cmd_bench(int argc, char **argv) {
     double ref_flops = timer_flops("reference");
     double probe2 = probe_reps ? gemm_probe_run(matmul_reference, GEMM_PROBE_ROWS, probe_reps, NULL) : 0;
     double probe = probe1 > probe2 ? probe1 : probe2;
+    // fp32 against bf16, step against step: one untimed step in the precision not run yet, then pairs
+    double *pt = xmalloc((size_t)(pairs > 0 ? 3 * pairs : 1) * sizeof(double)); // fp32, bf16, ratio
+    if (pairs) {
+        matmul_set_precision(prec == MATMUL_FP32 ? MATMUL_BF16 : MATMUL_FP32);
+        mird_train_step(&m, &b, &o, &rng);
+        for (int k = 0; k < pairs; k++)
+            for (int h = 0; h < 2; h++) {
+                int bf = (k + h) % 2; // fp32 first in even pairs, bf16 first in odd ones
+                matmul_set_precision(bf ? MATMUL_BF16 : MATMUL_FP32);
+                double t0 = timer_now();
+                mird_train_step(&m, &b, &o, &rng);
+                pt[bf * pairs + k] = timer_now() - t0;
+                if (!isfinite(m.loss.total)) finite = 0;
+            }
+        matmul_set_precision(prec);
+        for (int k = 0; k < pairs; k++) pt[2 * pairs + k] = pt[k] / pt[pairs + k];
+    }
     double *sorted = xmalloc((size_t)steps * sizeof(double));
     memcpy(sorted, ts, (size_t)steps * sizeof(double));
     double med = median_sort(sorted, steps), mn = sorted[0], cpu_med = median_sort(cpu, steps);
@@ -278,6 +305,22 @@ int cmd_bench(int argc, char **argv) {
     json_object_set_new(j, "epoch_seconds_projected", json_real(epoch_steps * med));
     json_object_set_new(j, "epochs", json_integer(epochs));
     json_object_set_new(j, "run_hours_projected", json_real(epoch_steps * med * epochs / 3600.0));
+    double ratio_med = 0;
+    if (pairs) {
+        json_t *pc = json_object(), *a32 = json_array(), *a16 = json_array(), *ar = json_array();
+        for (int k = 0; k < pairs; k++) {
+            json_array_append_new(a32, json_real(pt[k]));
+            json_array_append_new(a16, json_real(pt[pairs + k]));
+            json_array_append_new(ar, json_real(pt[2 * pairs + k]));
+        }
+        ratio_med = median_sort(pt + 2 * pairs, pairs); // sorts the ratios, after they are listed
+        json_object_set_new(pc, "pairs", json_integer(pairs));
+        json_object_set_new(pc, "fp32_seconds", a32);
+        json_object_set_new(pc, "bf16_seconds", a16);
+        json_object_set_new(pc, "fp32_over_bf16", ar);
+        json_object_set_new(pc, "ratio_median", json_real(ratio_med));
+        json_object_set_new(j, "precision_compare", pc);
+    }
     json_t *st = json_object();
     if (!json_only) {
         printf("mird bench: %d steps, club mode %s, %d ranks x %d threads, batch %d rows (%d labeled), Tl %d Ta %d Tv %d, "
@@ -314,12 +357,15 @@ int cmd_bench(int argc, char **argv) {
                    gf_ref / probe, probe, gf_exec / probe);
         printf("projected (training steps only): epoch of %d labeled clips = %ld steps = %.1f min; %d epochs = %.1f h\n",
                epoch_clips, epoch_steps, epoch_steps * med / 60, epochs, epoch_steps * med * epochs / 3600);
+        if (pairs)
+            printf("fp32 / bf16, step against step over %d pairs: median %.3f (from %.3f to %.3f)\n", pairs, ratio_med,
+                   pt[2 * pairs], pt[3 * pairs - 1]);
     }
     char *js = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
     printf("%s\n", js);
     free(js);
     json_decref(j);
-    free(ts), free(sorted), free(cpu);
+    free(ts), free(sorted), free(cpu), free(pt);
     mird_free(&m);
     batchfile_free(&lb);
     if (!finite) {
