@@ -35,6 +35,8 @@ void gelu_map_lowp(float *dst, const float *src, int n, void *ctx, size_t off) {
     for (int i = 0; i < n; i++) dst[i] = src[i] * vgelu_cdf_lowp(src[i]);
 }
 
+// (gelu_grad_map's loop again with the _lowp formulas: one inline helper with a constant precision
+// flag for both measured 4-6% slower in each.)
 void gelu_grad_map_lowp(float *dst, const float *src, int n, void *ctx, size_t off) {
     float *dgelu = (float *)ctx + off;
 #pragma omp simd
