@@ -17,8 +17,9 @@
 
 // a * b + c as one fused multiply-add where the target has one (one rounding, and one instruction's
 // latency per step of the Horner chains below instead of two: the GELU loops are latency-bound,
-// gelu_forward 9.3 -> 6.8 ms over 14.7 M values on 2 threads); plain a * b + c elsewhere, where fmaf would be a slow library call. (The C11 build does
-// not contract a * b + c by itself: ISO mode turns GCC's -ffp-contract off.)
+// gelu_forward 9.3 -> 6.8 ms over 14.7 M values on 2 threads); plain a * b + c elsewhere, where fmaf
+// would be a slow library call. (The C11 build does not contract a * b + c by itself: ISO mode turns
+// GCC's -ffp-contract off.)
 #if defined(__FMA__) || defined(__aarch64__)
 #define VM_FMA(a, b, c) fmaf(a, b, c)
 #else
